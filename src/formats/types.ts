@@ -67,6 +67,32 @@ export interface ImageFormat {
   check?(repair: RepairMode): CheckResult;
   map(): MapEntry[];
   info(): ImageInfo;
+  /** Internal snapshots (qcow2); absent for formats that have none. */
+  readonly snapshots?: InternalSnapshots;
+}
+
+/** One row of `qemu-img snapshot -l`. */
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  vmStateSizeBytes: number;
+  dateSec: number;
+  dateNsec: number;
+  vmClockNs: number;
+  /** Guest-visible size when the snapshot was taken. */
+  diskSizeBytes?: number;
+}
+
+/**
+ * `qemu-img snapshot -c|-d|-a|-l`. The caller supplies the date: the CLI passes the wall clock
+ * like qemu-img, the simulation passes simulated time so results stay reproducible.
+ */
+export interface InternalSnapshots {
+  create(name: string, options: { dateSec: number; dateNsec: number; vmClockNs?: number }): SnapshotInfo;
+  /** By id or name, as qemu-img resolves them. */
+  delete(idOrName: string): void;
+  revert(idOrName: string): void;
+  list(): SnapshotInfo[];
 }
 
 /** Opens a backing file by the name stored in an overlay's header. */
