@@ -15,13 +15,35 @@ export interface MemoryDeviceOptions {
 }
 
 /**
+ * Pages live in slabs (one ArrayBuffer holds up to 256 pages) and are addressed by a slot number
+ * `slab << SLAB_SHIFT | pageInSlab`. One backing store per page would make V8 account and
+ * collect a million external buffers; slabs and a typed-array hash table keep the heap free of
+ * per-page objects, which is what makes millions of writes a second possible.
+ */
+const SLAB_SHIFT = 8;
+const SLAB_MASK = (1 << SLAB_SHIFT) - 1;
+const MAX_SLAB_BYTES = 1 << 20;
+const FIRST_SLAB_PAGES = 4;
+
+/**
  * A sparse in-memory device: pages are allocated on the first non-zero write, so a 1 PiB device
  * costs only what was written. All-zero page writes store nothing (or free the page).
+ *
+ * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
+ * copies a page when it first changes it, so crash exploration can take a clone per state.
  */
 export class MemoryDevice implements BlockDevice {
   readonly pageBytes: number;
   readonly dataMode: 'store' | 'drop';
-  #pages = new Map<number, Uint8Array>();
+  #table = new PageTable();
+  #slabs: Uint8Array[] = [];
+  /** Slabs below this index may be shared with a clone: never written in place nor reused. */
+  #firstOwnedSlab = 0;
+  #allocSlab = -1;
+  #allocNext = 0;
+  #allocLimit = 0;
+  #ownSlabCount = 0;
+  #freeSlots: number[] = [];
   #sizeBytes = 0;
 
   constructor(options: MemoryDeviceOptions = {}) {
@@ -36,9 +58,14 @@ export class MemoryDevice implements BlockDevice {
     return this.#sizeBytes;
   }
 
-  /** Bytes of page memory held (the device's memory cost, excluding map overhead). */
+  /** Bytes of page memory held by live pages (the device's memory cost, excluding the index). */
   storedBytes(): number {
-    return this.#pages.size * this.pageBytes;
+    return this.#table.size * this.pageBytes;
+  }
+
+  /** Number of pages holding data. */
+  storedPages(): number {
+    return this.#table.size;
   }
 
   read(offsetBytes: number, lengthBytes: number, _kind?: IoKind): Uint8Array {
@@ -50,42 +77,47 @@ export class MemoryDevice implements BlockDevice {
   /** Copies the bytes at `offsetBytes` into `out` (zeros where nothing was written). */
   readInto(offsetBytes: number, out: Uint8Array): void {
     const pageBytes = this.pageBytes;
+    const length = out.length;
     let done = 0;
-    while (done < out.length) {
+    while (done < length) {
       const pos = offsetBytes + done;
       const pageIndex = Math.floor(pos / pageBytes);
       const inPage = pos - pageIndex * pageBytes;
-      const n = Math.min(pageBytes - inPage, out.length - done);
-      const page = this.#pages.get(pageIndex);
-      if (page) out.set(page.subarray(inPage, inPage + n), done);
-      else out.fill(0, done, done + n);
+      const n = Math.min(pageBytes - inPage, length - done);
+      const slot = this.#table.get(pageIndex);
+      if (slot >= 0) {
+        const start = (slot & SLAB_MASK) * pageBytes + inPage;
+        out.set((this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).subarray(start, start + n), done);
+      } else {
+        out.fill(0, done, done + n);
+      }
       done += n;
     }
   }
 
   write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
-    const end = offsetBytes + data.length;
+    const length = data.length;
+    const end = offsetBytes + length;
     if (end > this.#sizeBytes) this.#sizeBytes = end;
-    if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) return;
+    if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) {
+      // Dropped bytes read back as zeros, even where metadata lived before.
+      this.#clearRange(offsetBytes, end);
+      return;
+    }
     const knownZero = isZeroBufferView(data);
     const pageBytes = this.pageBytes;
     let done = 0;
-    while (done < data.length) {
+    while (done < length) {
       const pos = offsetBytes + done;
       const pageIndex = Math.floor(pos / pageBytes);
       const inPage = pos - pageIndex * pageBytes;
-      const n = Math.min(pageBytes - inPage, data.length - done);
-      const chunk = data.subarray(done, done + n);
-      let page = this.#pages.get(pageIndex);
-      if (n === pageBytes && (knownZero || isAllZero(chunk))) {
-        if (page) this.#pages.delete(pageIndex);
-      } else if (page) {
-        page.set(chunk, inPage);
-      } else if (!(knownZero || isAllZero(chunk))) {
-        page = new Uint8Array(pageBytes);
-        page.set(chunk, inPage);
-        this.#pages.set(pageIndex, page);
-      }
+      const n = Math.min(pageBytes - inPage, length - done);
+      this.#writeInPage(
+        pageIndex,
+        inPage,
+        n === length ? data : data.subarray(done, done + n),
+        knownZero,
+      );
       done += n;
     }
   }
@@ -103,11 +135,22 @@ export class MemoryDevice implements BlockDevice {
     this.#sizeBytes = sizeBytes;
   }
 
-  /** An independent copy (pages are copied, not shared). */
+  /**
+   * An independent copy. Pages are shared copy-on-write: O(pages) for the index, no page bytes
+   * copied until one side changes a page.
+   */
   clone(): MemoryDevice {
     const copy = new MemoryDevice({ pageBytes: this.pageBytes, dataMode: this.dataMode });
-    for (const [index, page] of this.#pages) copy.#pages.set(index, page.slice());
+    copy.#table = this.#table.clone();
+    copy.#slabs = this.#slabs.slice();
     copy.#sizeBytes = this.#sizeBytes;
+    copy.#firstOwnedSlab = this.#slabs.length;
+    // From now on neither side may write into, or reuse a slot of, the slabs they share.
+    this.#firstOwnedSlab = this.#slabs.length;
+    this.#allocSlab = -1;
+    this.#allocNext = 0;
+    this.#allocLimit = 0;
+    this.#freeSlots = [];
     return copy;
   }
 
@@ -122,41 +165,236 @@ export class MemoryDevice implements BlockDevice {
     return device;
   }
 
-  #clearRange(startBytes: number, endBytes: number): void {
+  #writeInPage(pageIndex: number, inPage: number, chunk: Uint8Array, knownZero: boolean): void {
     const pageBytes = this.pageBytes;
-    const rangeBytes = endBytes - startBytes;
-    if (rangeBytes <= 0) return;
+    let slot = this.#table.get(pageIndex);
+    const full = chunk.length === pageBytes;
+    if (slot < 0) {
+      if (knownZero || isAllZero(chunk)) return;
+      slot = this.#allocate(!full);
+      this.#table.set(pageIndex, slot);
+    } else if (full && (knownZero || isAllZero(chunk))) {
+      this.#table.delete(pageIndex);
+      this.#release(slot);
+      return;
+    } else if (slot >>> SLAB_SHIFT < this.#firstOwnedSlab) {
+      slot = this.#unshare(pageIndex, slot, !full);
+    }
+    (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).set(
+      chunk,
+      (slot & SLAB_MASK) * pageBytes + inPage,
+    );
+  }
+
+  /** A slot for a new page; zeroed when the caller will not overwrite all of it. */
+  #allocate(zeroed: boolean): number {
+    const reused = this.#freeSlots.pop();
+    if (reused !== undefined) {
+      if (zeroed) {
+        const start = (reused & SLAB_MASK) * this.pageBytes;
+        (this.#slabs[reused >>> SLAB_SHIFT] as Uint8Array).fill(0, start, start + this.pageBytes);
+      }
+      return reused;
+    }
+    if (this.#allocNext === this.#allocLimit) {
+      const maxPages = Math.max(1, Math.min(SLAB_MASK + 1, MAX_SLAB_BYTES / this.pageBytes));
+      const pages = Math.min(maxPages, FIRST_SLAB_PAGES << Math.min(this.#ownSlabCount, 16));
+      this.#allocSlab = this.#slabs.length;
+      this.#slabs.push(new Uint8Array(pages * this.pageBytes));
+      this.#ownSlabCount++;
+      this.#allocNext = 0;
+      this.#allocLimit = pages;
+    }
+    return (this.#allocSlab << SLAB_SHIFT) | this.#allocNext++;
+  }
+
+  #release(slot: number): void {
+    if (slot >>> SLAB_SHIFT >= this.#firstOwnedSlab) this.#freeSlots.push(slot);
+  }
+
+  /** Moves a shared page to a slot of our own (copying its bytes unless they will be overwritten). */
+  #unshare(pageIndex: number, sharedSlot: number, copyBytes: boolean): number {
+    const slot = this.#allocate(false);
+    if (copyBytes) {
+      const pageBytes = this.pageBytes;
+      const from = (sharedSlot & SLAB_MASK) * pageBytes;
+      (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).set(
+        (this.#slabs[sharedSlot >>> SLAB_SHIFT] as Uint8Array).subarray(from, from + pageBytes),
+        (slot & SLAB_MASK) * pageBytes,
+      );
+    }
+    this.#table.set(pageIndex, slot);
+    return slot;
+  }
+
+  #clearRange(startBytes: number, endBytes: number): void {
+    if (endBytes <= startBytes || this.#table.size === 0) return;
+    const pageBytes = this.pageBytes;
     const firstPage = Math.floor(startBytes / pageBytes);
     const lastPage = Math.floor((endBytes - 1) / pageBytes);
     // A huge range over a sparse device: visit the stored pages, not every page index.
-    if (lastPage - firstPage > this.#pages.size * 4) {
-      for (const [index, page] of this.#pages) {
-        if (index >= firstPage && index <= lastPage)
-          this.#clearInPage(index, page, startBytes, endBytes);
-      }
+    if (lastPage - firstPage > this.#table.size * 4) {
+      const hits: number[] = [];
+      this.#table.forEach((index) => {
+        if (index >= firstPage && index <= lastPage) hits.push(index);
+      });
+      for (const index of hits) this.#clearInPage(index, startBytes, endBytes);
       return;
     }
     for (let index = firstPage; index <= lastPage; index++) {
-      const page = this.#pages.get(index);
-      if (page) this.#clearInPage(index, page, startBytes, endBytes);
+      this.#clearInPage(index, startBytes, endBytes);
     }
   }
 
-  #clearInPage(index: number, page: Uint8Array, startBytes: number, endBytes: number): void {
-    const pageStart = index * this.pageBytes;
+  #clearInPage(index: number, startBytes: number, endBytes: number): void {
+    let slot = this.#table.get(index);
+    if (slot < 0) return;
+    const pageBytes = this.pageBytes;
+    const pageStart = index * pageBytes;
     const from = Math.max(startBytes, pageStart) - pageStart;
-    const to = Math.min(endBytes, pageStart + this.pageBytes) - pageStart;
-    if (from === 0 && to === this.pageBytes) this.#pages.delete(index);
-    else page.fill(0, from, to);
+    const to = Math.min(endBytes, pageStart + pageBytes) - pageStart;
+    if (from === 0 && to === pageBytes) {
+      this.#table.delete(index);
+      this.#release(slot);
+      return;
+    }
+    if (slot >>> SLAB_SHIFT < this.#firstOwnedSlab) slot = this.#unshare(index, slot, true);
+    const base = (slot & SLAB_MASK) * pageBytes;
+    (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).fill(0, base + from, base + to);
   }
 }
 
 function isAllZero(bytes: Uint8Array): boolean {
-  if ((bytes.byteOffset & 3) === 0 && (bytes.length & 3) === 0) {
-    const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+  const length = bytes.length;
+  if (length === 0) return true;
+  // Real data almost always has a non-zero byte near one end: skip building a view for it.
+  if (bytes[0] !== 0 || bytes[length - 1] !== 0) return false;
+  if ((bytes.byteOffset & 3) === 0 && (length & 3) === 0) {
+    const words = new Int32Array(bytes.buffer, bytes.byteOffset, length >> 2);
     for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
     return true;
   }
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  for (let i = 0; i < length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+const EMPTY_KEY = -1;
+
+/**
+ * Open-addressing hash table (linear probing, backward-shift deletion) from page index to slot,
+ * in typed arrays: no per-entry heap objects, and page indexes past 2^31 (offsets beyond 8 TiB
+ * at 4 KiB pages) cost nothing extra.
+ */
+class PageTable {
+  keys: Float64Array;
+  values: Int32Array;
+  mask: number;
+  size = 0;
+
+  constructor(capacity = 64) {
+    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
+    this.values = new Int32Array(capacity);
+    this.mask = capacity - 1;
+  }
+
+  clone(): PageTable {
+    const copy = new PageTable(1);
+    copy.keys = this.keys.slice();
+    copy.values = this.values.slice();
+    copy.mask = this.mask;
+    copy.size = this.size;
+    return copy;
+  }
+
+  /** Slot of `key`, or -1. */
+  get(key: number): number {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = hashIndex(key, mask);
+    for (;;) {
+      const k = keys[i];
+      if (k === key) return this.values[i] as number;
+      if (k === EMPTY_KEY) return -1;
+      i = (i + 1) & mask;
+    }
+  }
+
+  set(key: number, value: number): void {
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = hashIndex(key, mask);
+    for (;;) {
+      const k = keys[i];
+      if (k === key) {
+        this.values[i] = value;
+        return;
+      }
+      if (k === EMPTY_KEY) break;
+      i = (i + 1) & mask;
+    }
+    keys[i] = key;
+    this.values[i] = value;
+    this.size++;
+    if (this.size * 4 > (mask + 1) * 3) this.#grow();
+  }
+
+  delete(key: number): void {
+    const keys = this.keys;
+    const values = this.values;
+    const mask = this.mask;
+    let i = hashIndex(key, mask);
+    for (;;) {
+      const k = keys[i];
+      if (k === key) break;
+      if (k === EMPTY_KEY) return;
+      i = (i + 1) & mask;
+    }
+    // Backward-shift: pull later entries of the probe run into the hole when their home allows.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j] as number;
+      if (k === EMPTY_KEY) break;
+      const home = hashIndex(k, mask);
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      keys[i] = k;
+      values[i] = values[j] as number;
+      i = j;
+    }
+    keys[i] = EMPTY_KEY;
+    this.size--;
+  }
+
+  forEach(callback: (key: number, value: number) => void): void {
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as number;
+      if (k !== EMPTY_KEY) callback(k, this.values[i] as number);
+    }
+  }
+
+  #grow(): void {
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const capacity = oldKeys.length * 2;
+    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
+    this.values = new Int32Array(capacity);
+    this.mask = capacity - 1;
+    this.size = 0;
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i] as number;
+      if (k !== EMPTY_KEY) this.set(k, oldValues[i] as number);
+    }
+  }
+}
+
+function hashIndex(key: number, mask: number): number {
+  const lo = key >>> 0;
+  const hi = (key / 4294967296) >>> 0;
+  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & mask;
 }
