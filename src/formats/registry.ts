@@ -1,9 +1,10 @@
 import { UsageError } from '../util/errors.ts';
+import { qedDriver } from './qed/qed-format.ts';
 import { rawDriver } from './raw/raw-format.ts';
 import type { FormatDriver } from './types.ts';
 
 /** Every format the lab knows, in probe order (raw last: it matches anything). */
-const DRIVERS: readonly FormatDriver[] = [rawDriver];
+const DRIVERS: readonly FormatDriver[] = [qedDriver, rawDriver];
 
 export function formatNames(): string[] {
   return DRIVERS.map((d) => d.name);

@@ -28,6 +28,8 @@ export function builder(yargs: Argv) {
     .option('o', {
       type: 'string',
       array: true,
+      // One value per -o, so `-o k=v FILE SIZE` does not swallow the positionals.
+      nargs: 1,
       default: [] as string[],
       describe: 'format options key=value,...',
     });

@@ -1,0 +1,103 @@
+import { ImageIoError } from '../../util/errors.ts';
+import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
+import type { QedState } from './state.ts';
+import { readTable } from './table.ts';
+
+/** What qed_find_cluster reports for a run (QEMU's return codes, 0..3). */
+export const ClusterKind = { Found: 0, Zero: 1, L2Missing: 2, L1Missing: 3 } as const;
+export type ClusterKind = (typeof ClusterKind)[keyof typeof ClusterKind];
+
+/** Reused result of `findCluster` (one per image), so lookups allocate nothing. */
+export interface ClusterRun {
+  kind: ClusterKind;
+  /** Host offset of the run's first byte (Found), else 0 or 1 as in the L2 entry. */
+  hostOffsetBytes: number;
+  lengthBytes: number;
+  /** The L2 table the run came from (undefined for L1Missing). */
+  table: Float64Array | undefined;
+  l2Index: number;
+}
+
+export function newClusterRun(): ClusterRun {
+  return {
+    kind: ClusterKind.L1Missing,
+    hostOffsetBytes: 0,
+    lengthBytes: 0,
+    table: undefined,
+    l2Index: 0,
+  };
+}
+
+/** The L2 table at `offsetBytes`, through the cache (a miss reads the whole table). */
+export function loadL2Table(state: QedState, offsetBytes: number): Float64Array {
+  const cached = state.l2Cache.find(offsetBytes);
+  if (cached) return cached;
+  const table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
+  return state.l2Cache.insert(offsetBytes, table);
+}
+
+/**
+ * qed_find_cluster: classify the run starting at `posBytes`, limited to the L2 table's range
+ * and to entries of one kind (0s, 1s, or offsets each one cluster past the previous).
+ */
+export function findCluster(
+  state: QedState,
+  posBytes: number,
+  lengthBytes: number,
+  out: ClusterRun,
+): ClusterRun {
+  const cs = state.clusterSizeBytes;
+  const l1Index = Math.floor(posBytes / state.l2CoverageBytes);
+  const l2End = (l1Index + 1) * state.l2CoverageBytes;
+  let len = Math.min(lengthBytes, l2End - posBytes);
+  const l2Offset = state.l1Table[l1Index] as number;
+  if (l2Offset === QED_CLUSTER_UNALLOCATED) {
+    out.kind = ClusterKind.L1Missing;
+    out.hostOffsetBytes = 0;
+    out.lengthBytes = len;
+    out.table = undefined;
+    out.l2Index = Math.floor(posBytes / cs) % state.tableEntries;
+    return out;
+  }
+  if (!state.isTableOffsetValid(l2Offset)) {
+    throw new ImageIoError('EINVAL', `L1 entry ${l1Index} points to invalid L2 offset ${l2Offset}`);
+  }
+  const table = loadL2Table(state, l2Offset);
+  const index = Math.floor(posBytes / cs) % state.tableEntries;
+  const inCluster = posBytes % cs;
+  const wanted = state.bytesToClustersQemu(inCluster + len);
+  const end = Math.min(index + wanted, state.tableEntries);
+  const first = table[index] as number;
+  let i = index + 1;
+  if (first === QED_CLUSTER_UNALLOCATED) {
+    while (i < end && table[i] === QED_CLUSTER_UNALLOCATED) i++;
+  } else if (first === QED_CLUSTER_ZERO_MARKER) {
+    while (i < end && table[i] === QED_CLUSTER_ZERO_MARKER) i++;
+  } else {
+    let last = first;
+    while (i < end && table[i] === last + cs) {
+      last += cs;
+      i++;
+    }
+  }
+  len = Math.min(len, (i - index) * cs - inCluster);
+  out.table = table;
+  out.l2Index = index;
+  out.lengthBytes = len;
+  if (first === QED_CLUSTER_UNALLOCATED) {
+    out.kind = ClusterKind.L2Missing;
+    out.hostOffsetBytes = 0;
+  } else if (first === QED_CLUSTER_ZERO_MARKER) {
+    out.kind = ClusterKind.Zero;
+    out.hostOffsetBytes = 1;
+  } else if (state.isClusterOffsetValid(first)) {
+    out.kind = ClusterKind.Found;
+    out.hostOffsetBytes = first + inCluster;
+  } else {
+    throw new ImageIoError(
+      'EINVAL',
+      `L2 entry ${index} of table at ${l2Offset} points to invalid cluster offset ${first}`,
+    );
+  }
+  return out;
+}

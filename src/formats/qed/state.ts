@@ -1,0 +1,118 @@
+import type { SimClock } from '../../device/clock.ts';
+import type { BlockDevice } from '../../device/types.ts';
+import type { ImageFormat } from '../types.ts';
+import { QED_F_NEED_CHECK, QED_HEADER_BYTES, SECTOR_BYTES } from './constants.ts';
+import { type QedHeader, serializeQedHeaderInto } from './header.ts';
+import { L2Cache } from './l2-cache.ts';
+import { TableWriter } from './table.ts';
+
+/**
+ * Everything an open QED image holds in memory (QEMU's BDRVQEDState): the header, the derived
+ * geometry, the in-memory end of file that allocation appends to, the L1 table and the L2 cache.
+ * The engine's modules (cluster lookup, write path, check, timer) all work on this one object.
+ */
+export class QedState {
+  readonly device: BlockDevice;
+  readonly clock: SimClock;
+  readonly readOnly: boolean;
+  header: QedHeader;
+  readonly clusterSizeBytes: number;
+  readonly tableSizeClusters: number;
+  readonly headerSizeClusters: number;
+  /** Entries per table: cs·ts/8. */
+  readonly tableEntries: number;
+  readonly tableBytes: number;
+  /** Guest bytes one L2 table maps (2^l1_shift). */
+  readonly l2CoverageBytes: number;
+  readonly l1TableOffsetBytes: number;
+  imageSizeBytes: number;
+  /** QEMU's s->file_size: where the next cluster is appended. Only ever grows. */
+  fileSizeBytes: number;
+  l1Table: Float64Array;
+  readonly l2Cache = new L2Cache();
+  readonly tableWriter = new TableWriter();
+  backing: ImageFormat | undefined;
+  backingFilename: string | undefined;
+  backingFormat: string | undefined;
+  readonly #headerSector = new Uint8Array(SECTOR_BYTES);
+
+  constructor(init: {
+    device: BlockDevice;
+    clock: SimClock;
+    readOnly: boolean;
+    header: QedHeader;
+    fileSizeBytes: number;
+    l1Table: Float64Array;
+  }) {
+    this.device = init.device;
+    this.clock = init.clock;
+    this.readOnly = init.readOnly;
+    this.header = init.header;
+    this.clusterSizeBytes = init.header.clusterSizeBytes;
+    this.tableSizeClusters = init.header.tableSizeClusters;
+    this.headerSizeClusters = init.header.headerSizeClusters;
+    this.tableEntries = (this.clusterSizeBytes * this.tableSizeClusters) / 8;
+    this.tableBytes = this.clusterSizeBytes * this.tableSizeClusters;
+    this.l2CoverageBytes = this.tableEntries * this.clusterSizeBytes;
+    this.l1TableOffsetBytes = Number(init.header.l1TableOffsetBytes);
+    this.imageSizeBytes = Number(init.header.imageSizeBytes);
+    this.fileSizeBytes = init.fileSizeBytes;
+    this.l1Table = init.l1Table;
+  }
+
+  get needCheck(): boolean {
+    return (this.header.features & BigInt(QED_F_NEED_CHECK)) !== 0n;
+  }
+
+  setNeedCheck(on: boolean): void {
+    const bit = BigInt(QED_F_NEED_CHECK);
+    this.header.features = on ? this.header.features | bit : this.header.features & ~bit;
+  }
+
+  /** Append-only allocation: returns the old end of file and moves it by n clusters. */
+  allocClusters(n: number): number {
+    const offset = this.fileSizeBytes;
+    this.fileSizeBytes += n * this.clusterSizeBytes;
+    return offset;
+  }
+
+  /** A data cluster offset is usable: aligned, past the header, below the end of file. */
+  isClusterOffsetValid(offsetBytes: number): boolean {
+    return (
+      offsetBytes % this.clusterSizeBytes === 0 &&
+      offsetBytes >= this.headerSizeClusters * this.clusterSizeBytes &&
+      offsetBytes < this.fileSizeBytes
+    );
+  }
+
+  /**
+   * A table's first and last clusters are both valid cluster offsets. QEMU 7.2 also rejects a
+   * table whose last cluster equals its first (its overflow test uses <=), which makes every
+   * table_size=1 image unopenable; the lab follows the spec there (documented in the README).
+   */
+  isTableOffsetValid(offsetBytes: number): boolean {
+    const endOffset = offsetBytes + (this.tableSizeClusters - 1) * this.clusterSizeBytes;
+    return this.isClusterOffsetValid(offsetBytes) && this.isClusterOffsetValid(endOffset);
+  }
+
+  /** QEMU's qed_bytes_to_clusters, including its ÷(cs−1): used where it shapes host writes. */
+  bytesToClustersQemu(bytes: number): number {
+    const cs = this.clusterSizeBytes;
+    return Math.floor((Math.ceil(bytes / cs) * cs) / (cs - 1));
+  }
+
+  /** qed_write_header: read-modify-write of the first 512 bytes, no flush. */
+  writeHeaderSector(): void {
+    const sector = this.device.read(0, SECTOR_BYTES, 'header');
+    this.#headerSector.set(sector);
+    serializeQedHeaderInto(this.header, this.#headerSector);
+    this.device.write(0, this.#headerSector, 'header');
+  }
+
+  /** qed_write_header_sync: the 64-byte header alone, no flush. */
+  writeHeaderSync(): void {
+    const bytes = new Uint8Array(QED_HEADER_BYTES);
+    serializeQedHeaderInto(this.header, bytes);
+    this.device.write(0, bytes, 'header');
+  }
+}

@@ -1,0 +1,172 @@
+import { zeroBytes } from '../../device/types.ts';
+import { ClusterKind, type ClusterRun, findCluster, newClusterRun } from './cluster.ts';
+import { QED_CLUSTER_ZERO_MARKER } from './constants.ts';
+import type { NeedCheckTimer } from './need-check.ts';
+import type { QedState } from './state.ts';
+import { encodeTable } from './table.ts';
+
+/**
+ * QEMU 7.2's QED write path (qed_aio_write_data and what it calls), issuing the same host
+ * writes and flushes in the same order:
+ *
+ * - a run of allocated clusters is written in place, no metadata;
+ * - anything else is an allocating write: it takes the allocation slot (cancelling the
+ *   need-check timer), sets NEED_CHECK with a header read-modify-write when there is no backing
+ *   file, appends the data clusters, writes prefill, postfill and data (then flushes when there is
+ *   a backing file), and updates the L2: only the touched 512-byte sectors of an existing table,
+ *   or a whole new table + flush + the L1 sector;
+ * - when the request completes, the slot is released and the timer armed if NEED_CHECK is set.
+ *
+ * Requests arrive one at a time, so the FIFO of waiting allocating writes is always empty when a
+ * request completes and QEMU's "restart the lookup after waiting" changes nothing.
+ */
+export class QedWritePath {
+  readonly #state: QedState;
+  readonly #timer: NeedCheckTimer;
+  readonly #run: ClusterRun = newClusterRun();
+  /** Allocating requests so far (for reports). */
+  allocatingRequests = 0;
+
+  constructor(state: QedState, timer: NeedCheckTimer) {
+    this.#state = state;
+    this.#timer = timer;
+  }
+
+  /**
+   * One guest write request. `data` null means a zero write (QED_AIOCB_ZERO: cluster-aligned,
+   * sets entries to 1); otherwise `data` holds `lengthBytes` bytes.
+   */
+  write(posBytes: number, lengthBytes: number, data: Uint8Array | null): void {
+    const state = this.#state;
+    const run = this.#run;
+    const endBytes = posBytes + lengthBytes;
+    let holdsAllocationSlot = false;
+    let pos = posBytes;
+    try {
+      while (pos < endBytes) {
+        findCluster(state, pos, endBytes - pos, run);
+        const n = run.lengthBytes;
+        const dataOffset = pos - posBytes;
+        if (run.kind === ClusterKind.Found) {
+          const chunk = data ? data.subarray(dataOffset, dataOffset + n) : zeroBytes(n);
+          state.device.write(run.hostOffsetBytes, chunk, 'data');
+        } else {
+          if (!holdsAllocationSlot) {
+            this.#timer.cancel();
+            holdsAllocationSlot = true;
+            this.allocatingRequests++;
+          }
+          this.#writeAllocating(pos, n, data, dataOffset);
+        }
+        pos += n;
+      }
+    } finally {
+      if (holdsAllocationSlot && state.needCheck) this.#timer.arm();
+    }
+  }
+
+  #writeAllocating(pos: number, n: number, data: Uint8Array | null, dataOffset: number): void {
+    const state = this.#state;
+    const run = this.#run;
+    const cs = state.clusterSizeBytes;
+    const inCluster = pos % cs;
+    const l2Index = run.l2Index;
+    // QEMU sizes the allocation with its ÷(cs−1) qed_bytes_to_clusters; it only differs for runs
+    // of cs−1 or more clusters, where QEMU would also write past the table: clamp there.
+    const nclusters = Math.min(
+      state.bytesToClustersQemu(inCluster + n),
+      state.tableEntries - l2Index,
+    );
+    let cluster: number;
+    if (data === null) {
+      if (run.kind === ClusterKind.Zero) return;
+      cluster = QED_CLUSTER_ZERO_MARKER;
+    } else {
+      cluster = state.allocClusters(nclusters);
+    }
+    if (state.backing === undefined && !state.needCheck) {
+      state.setNeedCheck(true);
+      state.writeHeaderSector();
+    }
+    if (data !== null) {
+      const clusterStart = pos - inCluster;
+      this.#copyFromBacking(clusterStart, inCluster, cluster);
+      const tailStart = pos + n;
+      const tailLength = Math.ceil(tailStart / cs) * cs - tailStart;
+      this.#copyFromBacking(tailStart, tailLength, cluster + inCluster + n);
+      state.device.write(cluster + inCluster, data.subarray(dataOffset, dataOffset + n), 'data');
+      // With a backing file QEMU never sets NEED_CHECK; it orders data before L2 with a flush.
+      if (state.backing !== undefined) state.device.flush();
+    }
+    this.#updateL2(pos, l2Index, nclusters, cluster);
+  }
+
+  /** qed_copy_from_backing_file: the COW fill, zeros written explicitly when there is no backing. */
+  #copyFromBacking(guestPos: number, lengthBytes: number, hostOffset: number): void {
+    if (lengthBytes === 0) return;
+    const state = this.#state;
+    const backing = state.backing;
+    if (backing === undefined) {
+      state.device.write(hostOffset, zeroBytes(lengthBytes), 'zero-fill');
+      return;
+    }
+    const buffer = readBackingClipped(backing, guestPos, lengthBytes);
+    state.device.write(hostOffset, buffer, 'data');
+  }
+
+  #updateL2(pos: number, l2Index: number, nclusters: number, cluster: number): void {
+    const state = this.#state;
+    const run = this.#run;
+    const cs = state.clusterSizeBytes;
+    if (run.kind === ClusterKind.L1Missing) {
+      const table = new Float64Array(state.tableEntries);
+      fillEntries(table, l2Index, nclusters, cluster, cs);
+      const l2Offset = state.allocClusters(state.tableSizeClusters);
+      state.device.write(l2Offset, encodeTable(table), 'l2');
+      state.device.flush();
+      const l1Index = Math.floor(pos / state.l2CoverageBytes);
+      state.l1Table[l1Index] = l2Offset;
+      state.tableWriter.writeSectors(
+        state.device,
+        state.l1TableOffsetBytes,
+        state.l1Table,
+        l1Index,
+        1,
+        'l1',
+      );
+      state.l2Cache.insert(l2Offset, table);
+      return;
+    }
+    const table = run.table as Float64Array;
+    fillEntries(table, l2Index, nclusters, cluster, cs);
+    const l2Offset = state.l1Table[Math.floor(pos / state.l2CoverageBytes)] as number;
+    state.tableWriter.writeSectors(state.device, l2Offset, table, l2Index, nclusters, 'l2');
+  }
+}
+
+function fillEntries(
+  table: Float64Array,
+  index: number,
+  n: number,
+  cluster: number,
+  clusterSizeBytes: number,
+): void {
+  if (cluster === QED_CLUSTER_ZERO_MARKER) {
+    table.fill(QED_CLUSTER_ZERO_MARKER, index, index + n);
+    return;
+  }
+  for (let i = 0; i < n; i++) table[index + i] = cluster + i * clusterSizeBytes;
+}
+
+/** Backing-file bytes; past the backing file's end reads as zeros (as QEMU's block layer pads). */
+export function readBackingClipped(
+  backing: { readonly virtualSizeBytes: number; read(o: number, l: number): Uint8Array },
+  posBytes: number,
+  lengthBytes: number,
+): Uint8Array {
+  const available = Math.max(0, Math.min(lengthBytes, backing.virtualSizeBytes - posBytes));
+  if (available === lengthBytes) return backing.read(posBytes, lengthBytes);
+  const out = new Uint8Array(lengthBytes);
+  if (available > 0) out.set(backing.read(posBytes, available));
+  return out;
+}
