@@ -1,12 +1,24 @@
 import type { CommandModule } from 'yargs';
 import * as bench from './bench.ts';
+import * as check from './check.ts';
 import * as compare from './compare.ts';
 import * as create from './create.ts';
+import * as info from './info.ts';
 import * as io from './io.ts';
+import * as map from './map.ts';
 import * as run from './run.ts';
 
 /**
  * Every `qedlab` sub-command; each module exports command, describe, builder and handler.
  * (yargs' CommandModule generics do not unify across modules with different argument types.)
  */
-export const COMMANDS = [create, io, bench, run, compare] as unknown as readonly CommandModule[];
+export const COMMANDS = [
+  create,
+  io,
+  check,
+  info,
+  map,
+  bench,
+  run,
+  compare,
+] as unknown as readonly CommandModule[];
