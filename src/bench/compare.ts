@@ -106,8 +106,11 @@ export function formatNumber(value: number): string {
 }
 
 function formatStats(s: SeedStats): string {
+  // No "± 0%": with simulated time, identical figures across seeds are exact, not noise-free luck.
   const spread =
-    s.seeds > 1 ? ` ± ${(s.relativeSpread * 100).toFixed(s.relativeSpread < 0.1 ? 1 : 0)}%` : '';
+    s.seeds > 1 && s.relativeSpread > 0
+      ? ` ± ${(s.relativeSpread * 100).toFixed(s.relativeSpread < 0.1 ? 1 : 0)}%`
+      : '';
   return `${formatNumber(s.mean)}${spread}`;
 }
 

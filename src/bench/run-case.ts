@@ -4,6 +4,7 @@ import type { CrashPolicy } from '../device/crash-states.ts';
 import type { IoCountersSnapshot } from '../device/io-counters.ts';
 import { MemoryDevice } from '../device/memory-device.ts';
 import { MeteredDevice } from '../device/metered-device.ts';
+import type { IoRecord } from '../device/types.ts';
 import { VolatileCacheDevice } from '../device/volatile-cache-device.ts';
 import { getDriver } from '../formats/registry.ts';
 import type { ImageFormat } from '../formats/types.ts';
@@ -62,6 +63,8 @@ export interface CaseMeasurement {
 export interface RunCaseOptions {
   /** Called every few thousand requests with the count done so far. */
   onProgress?: (requestsDone: number) => void;
+  /** Receives every host operation of the run (not of creation or the reopen after a crash). */
+  ioLog?: (record: IoRecord) => void;
 }
 
 const PROGRESS_EVERY = 4096;
@@ -91,6 +94,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
   const device = new MeteredDevice(cache, { clock, costModel: createCostModel(c.device) });
   const image = driver.open({ device, readOnly: false, forCheck: false, clock });
   device.counters.reset();
+  device.log = options.ioLog;
 
   const crashAt = pickCrashPoints(workload.requestCount ?? 0, c.crashPoints, c.seed);
   const policy = crashPolicy(c);
