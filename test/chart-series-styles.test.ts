@@ -45,3 +45,13 @@ describe('series stay distinguishable in greyscale', () => {
     }
   });
 });
+
+describe('I/O kinds keep their fill whatever else is in the chart', () => {
+  it('gives l2 the same fill with and without refblocks and zero-fill', () => {
+    const all = assignFillStyles(['header', 'l1', 'l2', 'refblock', 'reftable', 'zero-fill']);
+    const some = assignFillStyles(['l2', 'reftable']);
+    expect(some.get('l2')).toEqual(all.get('l2'));
+    expect(some.get('reftable')).toEqual(all.get('reftable'));
+    expect(some.get('l2')).not.toEqual(some.get('reftable'));
+  });
+});

@@ -77,10 +77,29 @@ const FILLS: readonly FillStyle[] = [
   { color: '#444444', hatch: 'diagonal' },
 ];
 
+/**
+ * Host I/O kinds keep one fill in every chart (in stacking order), so "l2" looks the same in a
+ * chart that has refblocks and in one that has none.
+ */
+const KIND_FILL_ORDER = [
+  'header',
+  'l1',
+  'l2',
+  'refblock',
+  'reftable',
+  'snapshot',
+  'freelist',
+  'bitmap',
+  'zero-fill',
+];
+
 export function assignFillStyles(keys: readonly string[]): Map<string, FillStyle> {
   const fills = new Map<string, FillStyle>();
+  const allKinds = keys.every((k) => KIND_FILL_ORDER.includes(k));
   keys.forEach((key, i) => {
-    if (!fills.has(key)) fills.set(key, FILLS[i % FILLS.length] as FillStyle);
+    if (fills.has(key)) return;
+    const slot = allKinds ? KIND_FILL_ORDER.indexOf(key) : i;
+    fills.set(key, FILLS[slot % FILLS.length] as FillStyle);
   });
   return fills;
 }

@@ -39,8 +39,9 @@ export function formatMeasured(value: Measured, precision: CellPrecision = 'g2')
 }
 
 function formatNumber(value: number, precision: CellPrecision): string {
-  if (precision === 'exact' && Number.isInteger(value) && Math.abs(value) < 1e15) {
-    return String(value);
+  if (precision === 'exact' && Math.abs(value) < 1e15) {
+    // A mean over seeds of whole counts can be fractional: one decimal keeps it readable.
+    return String(Number.isInteger(value) ? value : Number(value.toFixed(1)));
   }
   return formatG(value, precision === 'g3' ? 3 : 2);
 }

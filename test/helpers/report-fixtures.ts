@@ -1,4 +1,7 @@
 import { createCanvas, loadImage } from '@napi-rs/canvas';
+import type { ResultsFile } from '../../src/bench/results.ts';
+import { runSuite } from '../../src/bench/run-suite.ts';
+import { parseSuite } from '../../src/bench/suite.ts';
 import type { ChartFooter, ChartSpec } from '../../src/report/chart-spec.ts';
 import { cdfFromSamples } from '../../src/report/downsample.ts';
 import { Rng } from '../../src/util/rng.ts';
@@ -107,4 +110,46 @@ export function inkPixels(
     }
   }
   return ink;
+}
+
+/**
+ * A small real suite (qed and raw, a few MiB of sparse, random and sequential writes): every
+ * figure that needs fsck sweeps, latency histograms or metadata counts gets data, in well under
+ * a second.
+ */
+export const TINY_SUITE = {
+  name: 'tiny',
+  description: 'charts test suite',
+  seeds: [1, 2],
+  groups: [
+    {
+      name: 'fsck-size',
+      question: 'How does fsck time grow with the virtual size?',
+      formats: ['qed', 'raw'],
+      workloads: [{ type: 'sparse', requests: 64, bs: '64k' }],
+      sizes: ['1G', '4G', '16G'],
+      devices: ['hdd'],
+    },
+    {
+      name: 'stalls',
+      question: 'How are allocation stalls distributed?',
+      formats: ['qed', 'raw'],
+      workloads: [{ type: 'random', requests: 300, bs: '4k' }],
+      sizes: ['1G'],
+      devices: ['nvme'],
+    },
+    {
+      name: 'metadata',
+      question: 'How many metadata bytes per GiB of guest data?',
+      formats: ['qed', 'raw'],
+      workloads: [{ type: 'sequential', requests: 200, bs: '64k' }],
+      sizes: ['1G'],
+      devices: ['nvme'],
+      fsck: false,
+    },
+  ],
+};
+
+export function runTinySuite(suite: object = TINY_SUITE): ResultsFile {
+  return runSuite(parseSuite(suite, 'tiny.json'), { progress: false });
 }

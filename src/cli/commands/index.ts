@@ -6,6 +6,7 @@ import * as create from './create.ts';
 import * as info from './info.ts';
 import * as io from './io.ts';
 import * as map from './map.ts';
+import * as plot from './plot.ts';
 import * as run from './run.ts';
 
 /**
@@ -21,4 +22,5 @@ export const COMMANDS = [
   bench,
   run,
   compare,
+  plot,
 ] as unknown as readonly CommandModule[];

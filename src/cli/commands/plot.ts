@@ -1,0 +1,32 @@
+import * as path from 'node:path';
+import type { ArgumentsCamelCase, Argv } from 'yargs';
+import { plotResults } from '../../report/plot-results.ts';
+
+export const command = 'plot <results>';
+export const describe =
+  'draw the charts of a results JSON (PNG) and write <suite>.txt and <suite>.md beside it';
+
+export function builder(yargs: Argv) {
+  return yargs
+    .positional('results', {
+      type: 'string',
+      demandOption: true,
+      describe: 'results file written by qedlab bench (results/<suite>.json)',
+    })
+    .option('out', {
+      type: 'string',
+      describe: 'directory for the PNGs',
+      defaultDescription: 'charts/<suite>/',
+    });
+}
+
+type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
+
+/** Prints the paths written, one a line (machine output on stdout, as `qedlab bench`). */
+export function handler(argv: Args): void {
+  const written = plotResults(argv.results, argv.out);
+  const show = (p: string) => path.relative(process.cwd(), p) || p;
+  process.stdout.write(
+    [...written.charts, written.text, written.markdown].map((p) => `${show(p)}\n`).join(''),
+  );
+}
