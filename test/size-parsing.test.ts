@@ -16,7 +16,10 @@ describe('parseSizeBytes (qemu-img size syntax, binary units)', () => {
     expect(parseSizeBytes(text)).toBe(bytes);
   });
 
-  it.each(['', 'abc', '-1', '1Q', '1.5', '0.3k', '16E'])('rejects %j with a one-line error', (text) => {
-    expect(() => parseSizeBytes(text)).toThrow(/^invalid size/);
-  });
+  it.each(['', 'abc', '-1', '1Q', '1.5', '0.3k', '16E'])(
+    'rejects %j with a one-line error',
+    (text) => {
+      expect(() => parseSizeBytes(text)).toThrow(/^invalid size/);
+    },
+  );
 });

@@ -88,7 +88,10 @@ export interface SnapshotInfo {
  * like qemu-img, the simulation passes simulated time so results stay reproducible.
  */
 export interface InternalSnapshots {
-  create(name: string, options: { dateSec: number; dateNsec: number; vmClockNs?: number }): SnapshotInfo;
+  create(
+    name: string,
+    options: { dateSec: number; dateNsec: number; vmClockNs?: number },
+  ): SnapshotInfo;
   /** By id or name, as qemu-img resolves them. */
   delete(idOrName: string): void;
   revert(idOrName: string): void;

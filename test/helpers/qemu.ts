@@ -12,10 +12,14 @@ const REQUIRED = process.env.REQUIRE_QEMU === '1';
 const AVAILABLE = qemuAvailable();
 
 if (!AVAILABLE && REQUIRED) {
-  throw new Error('REQUIRE_QEMU=1 but qemu-img/qemu-io/strace are not installed (apt-get install qemu-utils strace)');
+  throw new Error(
+    'REQUIRE_QEMU=1 but qemu-img/qemu-io/strace are not installed (apt-get install qemu-utils strace)',
+  );
 }
 if (!AVAILABLE) {
-  console.warn('qemu-img/qemu-io/strace not found: QEMU comparison tests are skipped (CI requires them)');
+  console.warn(
+    'qemu-img/qemu-io/strace not found: QEMU comparison tests are skipped (CI requires them)',
+  );
 }
 
 /**
@@ -27,11 +31,18 @@ export const describeWithQemu = describe.skipIf(!AVAILABLE);
 
 /** Runs qemu-img with arguments, returning stdout; throws with stderr on a non-zero exit. */
 export function qemuImg(args: readonly string[]): string {
-  return execFileSync('qemu-img', [...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('qemu-img', [...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs qemu-img and returns exit status, stdout and stderr without throwing. */
-export function qemuImgStatus(args: readonly string[]): { status: number; stdout: string; stderr: string } {
+export function qemuImgStatus(args: readonly string[]): {
+  status: number;
+  stdout: string;
+  stderr: string;
+} {
   const result = spawnSync('qemu-img', [...args], { encoding: 'utf8' });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
