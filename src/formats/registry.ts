@@ -1,10 +1,11 @@
 import { UsageError } from '../util/errors.ts';
 import { qedDriver } from './qed/qed-format.ts';
+import { qcow2Driver } from './qcow2/qcow2-format.ts';
 import { rawDriver } from './raw/raw-format.ts';
 import type { FormatDriver } from './types.ts';
 
 /** Every format the lab knows, in probe order (raw last: it matches anything). */
-const DRIVERS: readonly FormatDriver[] = [qedDriver, rawDriver];
+const DRIVERS: readonly FormatDriver[] = [qedDriver, qcow2Driver, rawDriver];
 
 export function formatNames(): string[] {
   return DRIVERS.map((d) => d.name);

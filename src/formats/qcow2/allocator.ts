@@ -1,0 +1,398 @@
+import type { BlockDevice } from '../../device/types.ts';
+import { ImageIoError } from '../../util/errors.ts';
+import {
+  DISCARD_NEVER,
+  DISCARD_OTHER,
+  type DiscardType,
+  EAGAIN,
+  EFBIG,
+  EINVAL,
+  MAX_REFTABLE_BYTES,
+} from './constants.ts';
+import type { MetadataCache } from './metadata-cache.ts';
+import { getRefcount, refcountMax, setRefcount } from './refcount-block.ts';
+import { refcountMetadataSize } from './refcount-table.ts';
+import { writeU32, writeU64 } from './u64.ts';
+
+/** Where freed host ranges go when discard pass-through is on (file-posix punches a hole). */
+export interface DiscardRegion {
+  offset: number;
+  bytes: number;
+}
+
+/**
+ * The refcount side of qcow2-refcount.c: the in-memory reftable, refcount reads and updates
+ * through the refblock cache, QEMU's first-fit allocator over `freeClusterIndex`, self-describing
+ * refblock allocation and refcount-table growth, with QEMU's write/flush order and EAGAIN retry.
+ */
+export class RefcountAllocator {
+  readonly clusterSize: number;
+  readonly clusterBits: number;
+  readonly refcountOrder: number;
+  readonly refcountMax: number;
+  /** log2(entries per refblock). */
+  readonly refblockBits: number;
+  readonly refblockEntries: number;
+  reftable: Float64Array;
+  reftableOffset: number;
+  /** Entries (reftable clusters × cs/8). */
+  reftableSize: number;
+  maxReftableIndex = 0;
+  /** In memory only: reset to 0 at open, lowered when a refcount drops to 0. */
+  freeClusterIndex = 0;
+  readonly refblockCache: MetadataCache;
+  l2Cache: MetadataCache;
+  /** discard pass-through per DiscardType. */
+  readonly passthrough: boolean[] = [false, true, true, true, false];
+  cacheDiscards = false;
+  readonly discards: DiscardRegion[] = [];
+  readonly #device: BlockDevice;
+
+  constructor(options: {
+    device: BlockDevice;
+    clusterBits: number;
+    refcountOrder: number;
+    reftable: Float64Array;
+    reftableOffset: number;
+    refblockCache: MetadataCache;
+    l2Cache: MetadataCache;
+  }) {
+    this.#device = options.device;
+    this.clusterBits = options.clusterBits;
+    this.clusterSize = 2 ** options.clusterBits;
+    this.refcountOrder = options.refcountOrder;
+    this.refcountMax = refcountMax(options.refcountOrder);
+    this.refblockBits = options.clusterBits + 3 - options.refcountOrder;
+    this.refblockEntries = 2 ** this.refblockBits;
+    this.reftable = options.reftable;
+    this.reftableOffset = options.reftableOffset;
+    this.reftableSize = options.reftable.length;
+    this.refblockCache = options.refblockCache;
+    this.l2Cache = options.l2Cache;
+    this.#updateMaxIndex();
+  }
+
+  #updateMaxIndex(): void {
+    let i = this.reftableSize - 1;
+    while (i > 0 && this.reftable[i] === 0) i--;
+    this.maxReftableIndex = Math.max(i, 0);
+  }
+
+  #checkRefblockOffset(offset: number, index: number): void {
+    if (offset % this.clusterSize !== 0) {
+      throw new ImageIoError(
+        'QCOW2_CORRUPT',
+        `Refblock offset 0x${offset.toString(16)} unaligned (reftable index: 0x${index.toString(16)})`,
+      );
+    }
+  }
+
+  /** qcow2_get_refcount: 0 past the table or for a missing refblock. */
+  getRefcount(clusterIndex: number): number {
+    const tableIndex = Math.floor(clusterIndex / this.refblockEntries);
+    if (tableIndex >= this.reftableSize) return 0;
+    const blockOffset = this.reftable[tableIndex] as number;
+    if (blockOffset === 0) return 0;
+    this.#checkRefblockOffset(blockOffset, tableIndex);
+    const slot = this.refblockCache.get(blockOffset);
+    const value = getRefcount(
+      this.refblockCache.table(slot),
+      clusterIndex - tableIndex * this.refblockEntries,
+      this.refcountOrder,
+    );
+    this.refblockCache.put(slot);
+    return value;
+  }
+
+  /** alloc_clusters_noref: first fit from freeClusterIndex; the count restarts at a used cluster. */
+  allocClustersNoref(sizeBytes: number): number {
+    const n = Math.ceil(sizeBytes / this.clusterSize);
+    let i = 0;
+    while (i < n) {
+      const index = this.freeClusterIndex++;
+      if (this.getRefcount(index) !== 0) i = 0;
+      else i++;
+    }
+    return (this.freeClusterIndex - n) * this.clusterSize;
+  }
+
+  /** qcow2_alloc_clusters: retried while a new refblock or reftable may overlap the range. */
+  allocClusters(sizeBytes: number): number {
+    for (;;) {
+      const offset = this.allocClustersNoref(sizeBytes);
+      const ret = this.updateRefcount(offset, sizeBytes, 1, false, DISCARD_NEVER);
+      if (ret === EAGAIN) continue;
+      if (ret < 0) throw refcountError(ret);
+      return offset;
+    }
+  }
+
+  /** qcow2_alloc_clusters_at: as many free clusters as there are from `offset`, up to n. */
+  allocClustersAt(offset: number, n: number): number {
+    if (n === 0) return 0;
+    for (;;) {
+      let index = offset / this.clusterSize;
+      let i = 0;
+      for (; i < n; i++) {
+        if (this.getRefcount(index++) !== 0) break;
+      }
+      const ret = this.updateRefcount(offset, i * this.clusterSize, 1, false, DISCARD_NEVER);
+      if (ret === EAGAIN) continue;
+      if (ret < 0) throw refcountError(ret);
+      return i;
+    }
+  }
+
+  freeClusters(offset: number, sizeBytes: number, type: DiscardType): void {
+    const ret = this.updateRefcount(offset, sizeBytes, 1, true, type);
+    if (ret < 0) throw refcountError(ret);
+  }
+
+  /**
+   * update_refcount: per cluster, load (or allocate) its refblock and apply ±addend. Returns 0,
+   * or a negative errno (EAGAIN when a refblock/reftable was created) after rolling back the
+   * clusters already changed, as QEMU does.
+   */
+  updateRefcount(
+    offset: number,
+    length: number,
+    addend: number,
+    decrease: boolean,
+    type: DiscardType,
+  ): number {
+    if (length <= 0) return 0;
+    if (decrease) this.refblockCache.setDependency(this.l2Cache);
+    const cs = this.clusterSize;
+    const start = Math.floor(offset / cs) * cs;
+    const last = Math.floor((offset + length - 1) / cs) * cs;
+    let slot = -1;
+    let oldTableIndex = -1;
+    let ret = 0;
+    let clusterOffset = start;
+    for (; clusterOffset <= last; clusterOffset += cs) {
+      const clusterIndex = clusterOffset / cs;
+      const tableIndex = Math.floor(clusterIndex / this.refblockEntries);
+      if (tableIndex !== oldTableIndex) {
+        if (slot >= 0) {
+          this.refblockCache.put(slot);
+          slot = -1;
+        }
+        const result = this.#allocRefcountBlock(clusterIndex);
+        slot = result.slot;
+        if (result.ret < 0) {
+          ret = result.ret;
+          break;
+        }
+      }
+      oldTableIndex = tableIndex;
+      this.refblockCache.markDirty(slot);
+      const block = this.refblockCache.table(slot);
+      const blockIndex = clusterIndex - tableIndex * this.refblockEntries;
+      let refcount = getRefcount(block, blockIndex, this.refcountOrder);
+      if (decrease ? refcount < addend : refcount + addend > this.refcountMax) {
+        ret = EINVAL;
+        break;
+      }
+      refcount = decrease ? refcount - addend : refcount + addend;
+      if (refcount === 0 && clusterIndex < this.freeClusterIndex)
+        this.freeClusterIndex = clusterIndex;
+      setRefcount(block, blockIndex, this.refcountOrder, refcount);
+      if (refcount === 0) {
+        // QEMU looks up the range's first offset here, not the current cluster's.
+        const refblockSlot = this.refblockCache.lookup(offset);
+        if (refblockSlot >= 0) {
+          this.refblockCache.put(slot);
+          slot = -1;
+          oldTableIndex = -1;
+          this.refblockCache.discard(refblockSlot);
+        }
+        const l2Slot = this.l2Cache.lookup(offset);
+        if (l2Slot >= 0) this.l2Cache.discard(l2Slot);
+        if (this.passthrough[type]) this.#queueDiscard(clusterOffset, cs);
+      }
+    }
+    if (!this.cacheDiscards) this.processDiscards(ret);
+    if (slot >= 0) this.refblockCache.put(slot);
+    if (ret < 0) {
+      this.updateRefcount(offset, clusterOffset - offset, addend, !decrease, DISCARD_NEVER);
+    }
+    // The new refblock/reftable may have landed inside the range: search it again from its start.
+    if (ret === EAGAIN && start / cs < this.freeClusterIndex) this.freeClusterIndex = start / cs;
+    return ret;
+  }
+
+  #queueDiscard(offset: number, bytes: number): void {
+    const list = this.discards;
+    let d: DiscardRegion | undefined;
+    for (const region of list) {
+      const newStart = Math.min(offset, region.offset);
+      const newEnd = Math.max(offset + bytes, region.offset + region.bytes);
+      if (newEnd - newStart <= bytes + region.bytes) {
+        region.offset = newStart;
+        region.bytes = newEnd - newStart;
+        d = region;
+        break;
+      }
+    }
+    if (!d) {
+      d = { offset, bytes };
+      list.push(d);
+    }
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i] as DiscardRegion;
+      if (p === d || p.offset > d.offset + d.bytes || d.offset > p.offset + p.bytes) continue;
+      list.splice(i, 1);
+      i--;
+      d.offset = Math.min(d.offset, p.offset);
+      d.bytes += p.bytes;
+    }
+  }
+
+  /** qcow2_process_discards: hole-punch the freed ranges (file-posix with discard=unmap). */
+  processDiscards(ret: number): void {
+    const list = this.discards.splice(0);
+    if (ret < 0) return;
+    for (const d of list) this.#device.zeroRange(d.offset, d.bytes, 'data');
+  }
+
+  /** alloc_refcount_block; returns the refblock's cache slot (or -1) and 0 / EAGAIN / error. */
+  #allocRefcountBlock(clusterIndex: number): { slot: number; ret: number } {
+    const cs = this.clusterSize;
+    const tableIndex = Math.floor(clusterIndex / this.refblockEntries);
+    if (tableIndex < this.reftableSize) {
+      const blockOffset = this.reftable[tableIndex] as number;
+      if (blockOffset !== 0) {
+        this.#checkRefblockOffset(blockOffset, tableIndex);
+        return { slot: this.refblockCache.get(blockOffset), ret: 0 };
+      }
+    }
+    this.l2Cache.flush();
+    const newBlock = this.allocClustersNoref(cs);
+    let slot: number;
+    const newBlockIndex = newBlock / cs;
+    if (Math.floor(newBlockIndex / this.refblockEntries) === tableIndex) {
+      slot = this.refblockCache.getEmpty(newBlock);
+      const block = this.refblockCache.table(slot);
+      block.fill(0);
+      setRefcount(block, newBlockIndex - tableIndex * this.refblockEntries, this.refcountOrder, 1);
+    } else {
+      const ret = this.updateRefcount(newBlock, cs, 1, false, DISCARD_NEVER);
+      if (ret < 0) return { slot: -1, ret };
+      this.refblockCache.flush();
+      slot = this.refblockCache.getEmpty(newBlock);
+      this.refblockCache.table(slot).fill(0);
+    }
+    this.refblockCache.markDirty(slot);
+    this.refblockCache.flush();
+    if (tableIndex < this.reftableSize) {
+      const entry = new Uint8Array(8);
+      writeU64(entry, 0, newBlock);
+      this.#device.write(this.reftableOffset + tableIndex * 8, entry, 'reftable');
+      this.#device.flush();
+      this.reftable[tableIndex] = newBlock;
+      this.maxReftableIndex = Math.max(this.maxReftableIndex, tableIndex);
+      return { slot, ret: EAGAIN };
+    }
+    this.refblockCache.put(slot);
+    const blocksUsed = Math.ceil(
+      Math.max(clusterIndex + 1, newBlockIndex + 1) / this.refblockEntries,
+    );
+    const metaOffset = blocksUsed * this.refblockEntries * cs;
+    const area = this.refcountArea(metaOffset, 0, false, tableIndex, newBlock);
+    if (area < 0) return { slot: -1, ret: area };
+    return { slot: this.refblockCache.get(newBlock), ret: EAGAIN };
+  }
+
+  /**
+   * qcow2_refcount_area: new self-covering refblocks at `startOffset` and a new reftable after
+   * them (1.5× unless exact), refblocks flushed, table written+flushed, header switched, old table
+   * freed. Returns the end offset or a negative errno.
+   */
+  refcountArea(
+    startOffset: number,
+    additionalClusters: number,
+    exactSize: boolean,
+    newRefblockIndex: number,
+    newRefblockOffset: number,
+  ): number {
+    const cs = this.clusterSize;
+    const totalRefblocks = refcountMetadataSize(
+      startOffset / cs + additionalClusters,
+      cs,
+      this.refcountOrder,
+      !exactSize,
+    ).refblocks;
+    if (totalRefblocks > MAX_REFTABLE_BYTES) return EFBIG;
+    const areaReftableIndex = Math.floor(startOffset / cs / this.refblockEntries);
+    let tableSize = exactSize ? totalRefblocks : totalRefblocks + Math.ceil(totalRefblocks / 2);
+    const perCluster = cs / 8;
+    tableSize = Math.ceil(tableSize / perCluster) * perCluster;
+    const tableClusters = (tableSize * 8) / cs;
+    if (tableSize > MAX_REFTABLE_BYTES) return EFBIG;
+    const newTable = new Float64Array(tableSize);
+    if (tableSize > this.maxReftableIndex) {
+      newTable.set(
+        this.reftable.subarray(0, Math.min(this.maxReftableIndex + 1, this.reftableSize)),
+      );
+    } else {
+      newTable.set(this.reftable.subarray(0, tableSize));
+    }
+    if (newRefblockOffset) newTable[newRefblockIndex] = newRefblockOffset;
+    let additional = 0;
+    for (let i = areaReftableIndex; i < totalRefblocks; i++) if (!newTable[i]) additional++;
+    const tableOffset = startOffset + additional * cs;
+    const endOffset = tableOffset + tableClusters * cs;
+    let blockOffset = startOffset;
+    for (let i = areaReftableIndex; i < totalRefblocks; i++) {
+      let slot: number;
+      if (newTable[i]) {
+        slot = this.refblockCache.get(newTable[i] as number);
+      } else {
+        slot = this.refblockCache.getEmpty(blockOffset);
+        this.refblockCache.table(slot).fill(0);
+        this.refblockCache.markDirty(slot);
+        newTable[i] = blockOffset;
+        blockOffset += cs;
+      }
+      const firstCovered = i * this.refblockEntries * cs;
+      if (firstCovered < endOffset) {
+        let j = firstCovered < startOffset ? (startOffset - firstCovered) / cs : 0;
+        const endIndex = Math.min((endOffset - firstCovered) / cs, this.refblockEntries);
+        const block = this.refblockCache.table(slot);
+        for (; j < endIndex; j++) setRefcount(block, j, this.refcountOrder, 1);
+        this.refblockCache.markDirty(slot);
+      }
+      this.refblockCache.put(slot);
+    }
+    this.refblockCache.flush();
+    const tableBytes = new Uint8Array(tableSize * 8);
+    for (let i = 0; i < totalRefblocks; i++) writeU64(tableBytes, i * 8, newTable[i] as number);
+    this.#device.write(tableOffset, tableBytes, 'reftable');
+    this.#device.flush();
+    const headerBytes = new Uint8Array(12);
+    writeU64(headerBytes, 0, tableOffset);
+    writeU32(headerBytes, 8, tableClusters);
+    this.#device.write(48, headerBytes, 'header');
+    this.#device.flush();
+    const oldOffset = this.reftableOffset;
+    const oldSize = this.reftableSize;
+    this.reftable = newTable;
+    this.reftableSize = tableSize;
+    this.reftableOffset = tableOffset;
+    this.#updateMaxIndex();
+    this.onReftableMoved?.(tableOffset, tableClusters);
+    this.freeClusters(oldOffset, oldSize * 8, DISCARD_OTHER);
+    return endOffset;
+  }
+
+  /** Lets the owner keep its header copy in step when the table moves. */
+  onReftableMoved: ((offset: number, clusters: number) => void) | undefined;
+}
+
+export function refcountError(ret: number): ImageIoError {
+  if (ret === EINVAL)
+    return new ImageIoError('QCOW2_REFCOUNT', 'refcount overflow or underflow (EINVAL)');
+  if (ret === EFBIG)
+    return new ImageIoError('QCOW2_EFBIG', 'refcount table would exceed 8 MiB (EFBIG)');
+  return new ImageIoError('QCOW2_IO', `refcount update failed (${ret})`);
+}

@@ -1,0 +1,543 @@
+import type { CheckResult, RepairMode } from '../types.ts';
+import { DISCARD_ALWAYS } from './constants.ts';
+import {
+  ClusterType,
+  clusterTypeOf,
+  decodeCompressed,
+  entryHi,
+  entryLo,
+  HI_COPIED,
+  L1_HI_RESERVED,
+  L1_LO_RESERVED,
+  L2_HI_RESERVED,
+  L2_LO_RESERVED,
+  offsetOf,
+  setEntryRaw,
+} from './l2-entry.ts';
+import { flushCaches, markClean } from './lazy-refcounts.ts';
+import { setRefcount } from './refcount-block.ts';
+import { serializeSnapshotTable } from './snapshot-table.ts';
+import type { Qcow2State } from './state.ts';
+import { writeU32, writeU64 } from './u64.ts';
+
+/** The in-memory refcount table (IMRT) of qcow2_check_refcounts, grown on demand. */
+class Imrt {
+  counts: Uint32Array;
+  size: number;
+  constructor(size: number) {
+    this.size = size;
+    this.counts = new Uint32Array(Math.max(size, 1));
+  }
+  get(i: number): number {
+    return i < this.size ? (this.counts[i] as number) : 0;
+  }
+  grow(newSize: number): void {
+    if (newSize <= this.size) return;
+    if (newSize > this.counts.length) {
+      const next = new Uint32Array(Math.max(newSize, this.counts.length * 2));
+      next.set(this.counts.subarray(0, this.size));
+      this.counts = next;
+    }
+    this.size = newSize;
+  }
+}
+
+const hex = (n: number) => n.toString(16);
+
+interface Ctx {
+  s: Qcow2State;
+  res: CheckResult;
+  fixErrors: boolean;
+  fixLeaks: boolean;
+  imrt: Imrt;
+  rebuild: boolean;
+  refcountMax: number;
+  messages: string[];
+}
+
+/** qcow2_inc_refcounts_imrt. */
+function incRefcounts(c: Ctx, offset: number, size: number): void {
+  if (size <= 0) return;
+  const cs = c.s.clusterSize;
+  const start = Math.floor(offset / cs);
+  const last = Math.floor((offset + size - 1) / cs);
+  for (let k = start; k <= last; k++) {
+    if (k >= c.imrt.size) c.imrt.grow(k + 1);
+    const refcount = c.imrt.counts[k] as number;
+    if (refcount >= c.refcountMax) {
+      c.messages.push(`ERROR: overflow cluster offset=0x${hex(k * cs)}`);
+      c.res.corruptions++;
+      continue;
+    }
+    c.imrt.counts[k] = refcount + 1;
+  }
+}
+
+function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
+  const s = c.s;
+  const cs = s.clusterSize;
+  const table = s.device.read(l2Offset, cs, 'l2');
+  let nextContiguous = 0;
+  for (let i = 0; i < s.l2Size; i++) {
+    const hi = entryHi(table, i);
+    const lo = entryLo(table, i);
+    if (hi === 0 && lo === 0) continue;
+    const type = clusterTypeOf(hi, lo);
+    if (
+      type !== ClusterType.Compressed &&
+      ((hi & L2_HI_RESERVED) !== 0 || (lo & L2_LO_RESERVED) !== 0)
+    ) {
+      c.messages.push(`ERROR found l2 entry with reserved bits set: ${hex(hi * 4294967296 + lo)}`);
+      c.res.corruptions++;
+    }
+    if (type === ClusterType.Compressed) {
+      if (hi & HI_COPIED) {
+        c.messages.push('ERROR: coffset: copied flag must never be set for compressed clusters');
+        c.res.corruptions++;
+      }
+      const d = decodeCompressed(hi, lo, s.clusterBits);
+      incRefcounts(c, d.hostOffsetBytes, d.storedBytes);
+      if (fragInfo) {
+        c.res.allocatedClusters = (c.res.allocatedClusters ?? 0) + 1;
+        c.res.compressedClusters = (c.res.compressedClusters ?? 0) + 1;
+        c.res.fragmentedClusters = (c.res.fragmentedClusters ?? 0) + 1;
+      }
+    } else if (type === ClusterType.Normal || type === ClusterType.ZeroAlloc) {
+      const offset = offsetOf(hi, lo);
+      if (offset % cs !== 0) {
+        c.res.corruptions++;
+        if (type === ClusterType.ZeroAlloc) {
+          c.messages.push(
+            `${c.fixErrors ? 'Repairing' : 'ERROR'} offset=${hex(offset)}: Preallocated cluster is not properly aligned; L2 entry corrupted.`,
+          );
+          if (c.fixErrors) {
+            // fix_l2_entry_by_zero: the entry becomes a plain zero cluster.
+            setEntryRaw(table, i, 0, 1);
+            s.device.write(l2Offset + i * 8, table.slice(i * 8, i * 8 + 8), 'l2');
+            c.res.corruptions--;
+            c.res.corruptionsFixed++;
+            continue;
+          }
+        } else {
+          c.messages.push(
+            `ERROR offset=${hex(offset)}: Data cluster is not properly aligned; L2 entry corrupted.`,
+          );
+        }
+      }
+      if (fragInfo) {
+        c.res.allocatedClusters = (c.res.allocatedClusters ?? 0) + 1;
+        if (nextContiguous && offset !== nextContiguous)
+          c.res.fragmentedClusters = (c.res.fragmentedClusters ?? 0) + 1;
+        nextContiguous = offset + cs;
+      }
+      incRefcounts(c, offset, cs);
+    }
+  }
+}
+
+function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: boolean): void {
+  if (!l1Size) return;
+  const s = c.s;
+  incRefcounts(c, l1Offset, l1Size * 8);
+  const l1 = s.device.read(l1Offset, l1Size * 8, 'l1');
+  for (let i = 0; i < l1Size; i++) {
+    const hi = entryHi(l1, i);
+    const lo = entryLo(l1, i);
+    if (hi === 0 && lo === 0) continue;
+    if ((hi & L1_HI_RESERVED) !== 0 || (lo & L1_LO_RESERVED) !== 0) {
+      c.messages.push(`ERROR found L1 entry with reserved bits set: ${hex(hi * 4294967296 + lo)}`);
+      c.res.corruptions++;
+    }
+    const l2Offset = offsetOf(hi, lo);
+    incRefcounts(c, l2Offset, s.clusterSize);
+    if (l2Offset % s.clusterSize !== 0) {
+      c.messages.push(
+        `ERROR l2_offset=${hex(l2Offset)}: Table is not cluster aligned; L1 entry corrupted`,
+      );
+      c.res.corruptions++;
+    }
+    checkRefcountsL2(c, l2Offset, fragInfo);
+  }
+}
+
+/** calculate_refcounts: header, active L1/L2/data, snapshots, snapshot table, reftable, refblocks. */
+function calculateRefcounts(c: Ctx): void {
+  const s = c.s;
+  const cs = s.clusterSize;
+  incRefcounts(c, 0, cs);
+  checkRefcountsL1(c, s.l1TableOffset, s.l1Size, true);
+  for (const sn of s.snapshots) {
+    if (sn.l1TableOffset % cs !== 0) {
+      c.messages.push(
+        `ERROR snapshot ${sn.id} (${sn.name}) l1_offset=0x${hex(sn.l1TableOffset)}: L1 table is not cluster aligned; snapshot table entry corrupted`,
+      );
+      c.res.corruptions++;
+      continue;
+    }
+    checkRefcountsL1(c, sn.l1TableOffset, sn.l1Size, false);
+  }
+  incRefcounts(c, s.snapshotsOffset, serializeSnapshotTable(s.snapshots).length);
+  const r = s.refcounts;
+  incRefcounts(c, r.reftableOffset, r.reftableSize * 8);
+  checkRefblocks(c);
+}
+
+function checkRefblocks(c: Ctx): void {
+  const s = c.s;
+  const r = s.refcounts;
+  const cs = s.clusterSize;
+  const raw = s.device.read(r.reftableOffset, r.reftableSize * 8, 'reftable');
+  for (let i = 0; i < r.reftableSize; i++) {
+    const reserved = ((raw[i * 8 + 6] as number) & 1) | (raw[i * 8 + 7] as number);
+    const offset = r.reftable[i] as number;
+    const cluster = Math.floor(offset / cs);
+    if (
+      reserved !== 0 &&
+      offset === 0 &&
+      (raw[i * 8 + 7] as number) === 0 &&
+      ((raw[i * 8 + 6] as number) & 1) === 0
+    )
+      continue;
+    if (reserved !== 0) {
+      c.messages.push(`ERROR refcount table entry ${i} has reserved bits set`);
+      c.res.corruptions++;
+      c.rebuild = true;
+      continue;
+    }
+    if (offset % cs !== 0) {
+      c.messages.push(
+        `ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`,
+      );
+      c.res.corruptions++;
+      c.rebuild = true;
+      continue;
+    }
+    if (cluster >= c.imrt.size) {
+      c.res.corruptions++;
+      c.messages.push(
+        `${c.fixErrors ? 'Repairing' : 'ERROR'} refcount block ${i} is outside image`,
+      );
+      if (c.fixErrors) {
+        s.device.truncate(offset + cs);
+        c.imrt.grow(Math.ceil(s.device.size() / cs));
+        c.res.corruptions--;
+        c.res.corruptionsFixed++;
+        incRefcounts(c, offset, cs);
+      }
+      continue;
+    }
+    if (offset !== 0) {
+      incRefcounts(c, offset, cs);
+      if (c.imrt.get(cluster) !== 1) {
+        c.messages.push(`ERROR refcount block ${i} refcount=${c.imrt.get(cluster)}`);
+        c.res.corruptions++;
+        c.rebuild = true;
+      }
+    }
+  }
+}
+
+/** compare_refcounts; returns the highest cluster with a non-zero on-disk or computed refcount. */
+function compareRefcounts(
+  c: Ctx,
+  fixLeaks: boolean,
+  fixErrors: boolean,
+  highest: { value: number },
+): void {
+  const s = c.s;
+  const r = s.refcounts;
+  for (let i = 0; i < c.imrt.size; i++) {
+    const refcount1 = r.getRefcount(i);
+    const refcount2 = c.imrt.get(i);
+    if (refcount1 > 0 || refcount2 > 0) highest.value = i;
+    if (refcount1 === refcount2) continue;
+    let fixed: 'leaks' | 'corruptions' | null = null;
+    if (refcount1 === 0) c.rebuild = true;
+    else if (refcount1 > refcount2 && fixLeaks) fixed = 'leaks';
+    else if (refcount1 < refcount2 && fixErrors) fixed = 'corruptions';
+    c.messages.push(
+      `${fixed ? 'Repairing' : refcount1 < refcount2 ? 'ERROR' : 'Leaked'} cluster ${i} refcount=${refcount1} reference=${refcount2}`,
+    );
+    if (fixed) {
+      const ret = r.updateRefcount(
+        i * s.clusterSize,
+        1,
+        Math.abs(refcount1 - refcount2),
+        refcount1 > refcount2,
+        DISCARD_ALWAYS,
+      );
+      if (ret >= 0) {
+        if (fixed === 'leaks') c.res.leaksFixed++;
+        else c.res.corruptionsFixed++;
+        continue;
+      }
+    }
+    if (refcount1 < refcount2) c.res.corruptions++;
+    else c.res.leaks++;
+  }
+}
+
+/** alloc_clusters_imrt: first fit in the IMRT from *firstFree, extending it past the end. */
+function allocClustersImrt(c: Ctx, count: number, firstFree: { value: number }): number {
+  let cluster = firstFree.value;
+  let firstGap = true;
+  let contiguous = 0;
+  for (; cluster < c.imrt.size && contiguous < count; cluster++) {
+    if (!c.imrt.get(cluster)) {
+      contiguous++;
+      if (firstGap) {
+        firstFree.value = cluster;
+        firstGap = false;
+      }
+    } else if (contiguous) {
+      contiguous = 0;
+    }
+  }
+  if (contiguous < count) c.imrt.grow(cluster + count - contiguous);
+  cluster -= contiguous;
+  for (let i = 0; i < count; i++) c.imrt.counts[cluster + i] = 1;
+  return cluster * c.s.clusterSize;
+}
+
+function writeRefblocks(
+  c: Ctx,
+  first: number,
+  endCluster: number,
+  table: { entries: number[] },
+): boolean {
+  const s = c.s;
+  const r = s.refcounts;
+  const cs = s.clusterSize;
+  let firstFree = { value: 0 };
+  let grown = false;
+  let end = endCluster;
+  for (let cluster = first; cluster < end; cluster++) {
+    if (!c.imrt.get(cluster)) continue;
+    const index = Math.floor(cluster / r.refblockEntries);
+    const blockStart = index * r.refblockEntries;
+    let blockOffset: number;
+    if (table.entries.length > index && table.entries[index]) {
+      blockOffset = table.entries[index] as number;
+    } else {
+      if (firstFree.value < blockStart) firstFree = { value: blockStart };
+      blockOffset = allocClustersImrt(c, 1, firstFree);
+      const blockCluster = blockOffset / cs;
+      if (blockCluster >= end) end = blockCluster + 1;
+      if (table.entries.length <= index) {
+        const entries = Math.ceil(((index + 1) * 8) / cs) * (cs / 8);
+        while (table.entries.length < entries) table.entries.push(0);
+        grown = true;
+      }
+      table.entries[index] = blockOffset;
+    }
+    const block = new Uint8Array(cs);
+    for (let j = 0; j < r.refblockEntries; j++) {
+      const v = c.imrt.get(blockStart + j);
+      if (v) setRefcount(block, j, r.refcountOrder, v);
+    }
+    s.device.write(blockOffset, block, 'refblock');
+    cluster = blockStart + r.refblockEntries - 1;
+  }
+  return grown;
+}
+
+/** rebuild_refcount_structure: refblocks and a reftable placed in the IMRT's free space. */
+function rebuildRefcountStructure(c: Ctx): void {
+  const s = c.s;
+  const r = s.refcounts;
+  const cs = s.clusterSize;
+  r.refblockCache.flush();
+  r.refblockCache.invalidateAll();
+  const table = { entries: [] as number[] };
+  writeRefblocks(c, 0, c.imrt.size, table);
+  let reftableOffset = 0;
+  let reftableClusters = 0;
+  let changed = true;
+  while (changed) {
+    const length = table.entries.length * 8;
+    reftableClusters = Math.ceil(length / cs);
+    reftableOffset = allocClustersImrt(c, reftableClusters, { value: 0 });
+    const start = reftableOffset / cs;
+    changed = writeRefblocks(c, start, start + reftableClusters, table);
+  }
+  const bytes = new Uint8Array(table.entries.length * 8);
+  for (let i = 0; i < table.entries.length; i++) writeU64(bytes, i * 8, table.entries[i] as number);
+  s.device.write(reftableOffset, bytes, 'reftable');
+  const header = new Uint8Array(12);
+  writeU64(header, 0, reftableOffset);
+  writeU32(header, 8, reftableClusters);
+  s.device.write(48, header, 'header');
+  s.device.flush();
+  r.reftable = Float64Array.from(table.entries);
+  r.reftableOffset = reftableOffset;
+  r.reftableSize = table.entries.length;
+  let max = r.reftableSize - 1;
+  while (max > 0 && r.reftable[max] === 0) max--;
+  r.maxReftableIndex = Math.max(max, 0);
+  s.headerCluster.header.refcountTableOffset = reftableOffset;
+  s.headerCluster.header.refcountTableClusters = reftableClusters;
+}
+
+/** check_oflag_copied: COPIED ⇔ refcount 1 for the active L1 entries and their L2 entries. */
+function checkOflagCopied(c: Ctx): void {
+  const s = c.s;
+  const r = s.refcounts;
+  const cs = s.clusterSize;
+  const repair =
+    c.fixErrors || (c.fixLeaks && !c.res.checkErrors && !c.res.corruptions && !c.res.leaks);
+  for (let i = 0; i < s.l1Size; i++) {
+    const hi = entryHi(s.l1, i);
+    const lo = entryLo(s.l1, i);
+    const l2Offset = offsetOf(hi, lo);
+    if (!l2Offset) continue;
+    const refcount = r.getRefcount(Math.floor(l2Offset / cs));
+    if ((refcount === 1) !== ((hi & HI_COPIED) !== 0)) {
+      c.res.corruptions++;
+      c.messages.push(
+        `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex(hi * 4294967296 + lo)} refcount=${refcount}`,
+      );
+      if (repair) {
+        setEntryRaw(s.l1, i, refcount === 1 ? (hi | HI_COPIED) >>> 0 : (hi & ~HI_COPIED) >>> 0, lo);
+        s.writeL1Entry(i);
+        c.res.corruptions--;
+        c.res.corruptionsFixed++;
+      }
+    }
+    const l2 = s.device.read(l2Offset, cs, 'l2');
+    let dirty = 0;
+    for (let j = 0; j < s.l2Size; j++) {
+      const h = entryHi(l2, j);
+      const l = entryLo(l2, j);
+      const type = clusterTypeOf(h, l);
+      if (type !== ClusterType.Normal && type !== ClusterType.ZeroAlloc) continue;
+      const rc = r.getRefcount(Math.floor(offsetOf(h, l) / cs));
+      if ((rc === 1) !== ((h & HI_COPIED) !== 0)) {
+        c.res.corruptions++;
+        c.messages.push(
+          `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED data cluster: l2_entry=${hex(h * 4294967296 + l)} refcount=${rc}`,
+        );
+        if (repair) {
+          setEntryRaw(l2, j, rc === 1 ? (h | HI_COPIED) >>> 0 : (h & ~HI_COPIED) >>> 0, l);
+          dirty++;
+        }
+      }
+    }
+    if (dirty > 0) {
+      s.device.write(l2Offset, l2, 'l2');
+      c.res.corruptions -= dirty;
+      c.res.corruptionsFixed += dirty;
+    }
+  }
+}
+
+/**
+ * qcow2_check_refcounts (+ qcow2_co_check_locked's mark clean): builds the IMRT, compares it with
+ * the on-disk refcounts, repairs leaks/corruptions or rebuilds the structure, checks COPIED.
+ */
+export function checkImage(s: Qcow2State, repair: RepairMode): CheckResult {
+  // Caches may hold newer metadata than the file; the check reads the file directly.
+  if (!s.readOnly) flushCaches(s);
+  s.l2Cache.invalidateAll();
+  const cs = s.clusterSize;
+  const res: CheckResult = {
+    format: 'qcow2',
+    checkErrors: 0,
+    corruptions: 0,
+    leaks: 0,
+    corruptionsFixed: 0,
+    leaksFixed: 0,
+    totalClusters: Math.ceil((Math.ceil(s.sizeBytes / 512) * 512) / cs),
+    allocatedClusters: 0,
+    fragmentedClusters: 0,
+    compressedClusters: 0,
+    imageEndOffsetBytes: 0,
+    messages: [],
+  };
+  const fixErrors = repair === 'all';
+  const fixLeaks = repair !== 'none';
+  const c: Ctx = {
+    s,
+    res,
+    fixErrors,
+    fixLeaks,
+    imrt: new Imrt(Math.ceil(s.device.size() / cs)),
+    rebuild: false,
+    refcountMax: s.refcounts.refcountMax,
+    messages: res.messages,
+  };
+  calculateRefcounts(c);
+  const pre = { ...res, messages: [] as string[] };
+  const highest = { value: 0 };
+  compareRefcounts(c, false, false, highest);
+  if (c.rebuild && fixErrors) {
+    const old = { corruptions: res.corruptions, leaks: res.leaks };
+    res.messages.push('Rebuilding refcount structure');
+    rebuildRefcountStructure(c);
+    res.corruptions = 0;
+    res.leaks = 0;
+    c.rebuild = false;
+    c.imrt = new Imrt(Math.ceil(s.device.size() / cs));
+    const saveAlloc = [
+      res.allocatedClusters ?? 0,
+      res.fragmentedClusters ?? 0,
+      res.compressedClusters ?? 0,
+    ];
+    calculateRefcounts(c);
+    res.allocatedClusters = saveAlloc[0] as number;
+    res.fragmentedClusters = saveAlloc[1] as number;
+    res.compressedClusters = saveAlloc[2] as number;
+    let freshLeaks = 0;
+    if (fixLeaks) {
+      const saved = {
+        corruptions: res.corruptions,
+        leaks: res.leaks,
+        checkErrors: res.checkErrors,
+        cf: res.corruptionsFixed,
+        lf: res.leaksFixed,
+      };
+      res.corruptions = 0;
+      res.leaks = 0;
+      compareRefcounts(c, true, false, highest);
+      if (c.rebuild) res.messages.push('ERROR rebuilt refcount structure is still broken');
+      freshLeaks = res.leaks;
+      res.corruptions = saved.corruptions;
+      res.leaks = saved.leaks;
+      res.checkErrors = saved.checkErrors;
+      res.corruptionsFixed = saved.cf;
+      res.leaksFixed = saved.lf;
+    }
+    if (res.corruptions < old.corruptions)
+      res.corruptionsFixed += old.corruptions - res.corruptions;
+    if (res.leaks < old.leaks) res.leaksFixed += old.leaks - res.leaks;
+    res.leaks += freshLeaks;
+  } else if (fixLeaks) {
+    if (c.rebuild) {
+      res.messages.push('ERROR need to rebuild refcount structures');
+      res.checkErrors++;
+      return finish(s, res, highest.value, repair);
+    }
+    if (res.leaks || res.corruptions) {
+      const messages = res.messages;
+      Object.assign(res, pre, { messages });
+      compareRefcounts(c, fixLeaks, fixErrors, highest);
+    }
+  }
+  s.refcounts.refblockCache.flush();
+  checkOflagCopied(c);
+  return finish(s, res, highest.value, repair);
+}
+
+function finish(s: Qcow2State, res: CheckResult, highest: number, repair: RepairMode): CheckResult {
+  res.imageEndOffsetBytes = (highest + 1) * s.clusterSize;
+  s.refcounts.freeClusterIndex = 0;
+  if (repair !== 'none' && res.checkErrors === 0 && res.corruptions === 0) {
+    s.refcounts.refblockCache.flush();
+    markClean(s);
+    const h = s.headerCluster.header;
+    if (h.incompatibleFeatures & 2n) {
+      h.incompatibleFeatures &= ~2n;
+      s.updateHeader();
+    }
+  }
+  return res;
+}

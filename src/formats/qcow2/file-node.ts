@@ -1,0 +1,68 @@
+import type { BlockDevice, IoKind } from '../../device/types.ts';
+
+/**
+ * QEMU's view of the `file` child as the qcow2 driver sees it: a flush is skipped when no write
+ * has *completed* since the last one (bdrv_co_flush compares write generations, bumped at
+ * completion). A data write that an AIO task issued while the request goes on allocating its next
+ * piece is still in flight at the next flush check, so that flush issues no fdatasync; the write
+ * completes as soon as the main path waits on any I/O of its own.
+ */
+export class FileNode implements BlockDevice {
+  readonly inner: BlockDevice;
+  #completedSinceFlush = true;
+  #inFlight = false;
+
+  constructor(inner: BlockDevice) {
+    this.inner = inner;
+  }
+
+  /** A write issued by an AIO task that the request does not wait for yet. */
+  writeInFlight(offset: number, data: Uint8Array, kind: IoKind): void {
+    this.settle();
+    this.inner.write(offset, data, kind);
+    this.#inFlight = true;
+  }
+
+  /** The request waits for all of its tasks (aio_task_pool_wait_all). */
+  settle(): void {
+    if (this.#inFlight) {
+      this.#inFlight = false;
+      this.#completedSinceFlush = true;
+    }
+  }
+
+  read(offset: number, length: number, kind: IoKind): Uint8Array {
+    this.settle();
+    return this.inner.read(offset, length, kind);
+  }
+
+  write(offset: number, data: Uint8Array, kind: IoKind): void {
+    this.settle();
+    this.inner.write(offset, data, kind);
+    this.#completedSinceFlush = true;
+  }
+
+  zeroRange(offset: number, length: number, kind: IoKind): void {
+    this.settle();
+    this.inner.zeroRange(offset, length, kind);
+    this.#completedSinceFlush = true;
+  }
+
+  flush(): void {
+    if (!this.#completedSinceFlush) return;
+    this.#completedSinceFlush = false;
+    this.inner.flush();
+    // A write still in flight completes while the flush waits, after its generation was taken.
+    this.settle();
+  }
+
+  size(): number {
+    return this.inner.size();
+  }
+
+  truncate(size: number): void {
+    this.settle();
+    this.inner.truncate(size);
+    this.#completedSinceFlush = true;
+  }
+}

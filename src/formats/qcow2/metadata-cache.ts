@@ -1,0 +1,247 @@
+import type { BlockDevice, IoKind } from '../../device/types.ts';
+
+/**
+ * QEMU's qcow2-cache: a fixed array of table slots. Lookup probes from slot
+ * `(offset / tableSize * 4) % size`; the victim is the unreferenced slot with the smallest LRU
+ * counter (empty slots count 0, so the first empty slot in probe order wins); flushing writes
+ * dirty slots in slot order. The slot a table lands in is observable (it orders write-back), so
+ * placement follows QEMU exactly, while lookups go through a Map and victim search through an
+ * LRU list and an empty-slot bitmap so neither costs O(size).
+ */
+export class MetadataCache {
+  readonly tableBytes: number;
+  readonly size: number;
+  readonly kind: IoKind;
+  /** Cache this one must flush before writing any entry (QEMU's c->depends). */
+  depends: MetadataCache | null = null;
+  /** An fdatasync is due before the next entry write (QEMU's depends_on_flush). */
+  dependsOnFlush = false;
+
+  readonly #device: BlockDevice;
+  readonly #tables: Array<Uint8Array | undefined>;
+  readonly #offsets: Float64Array;
+  readonly #refs: Int32Array;
+  readonly #dirty: Uint8Array;
+  readonly #dirtySlots: number[] = [];
+  readonly #bySlotOffset = new Map<number, number>();
+  /** Bit set: slot has LRU counter 0 (never used, or discarded). */
+  readonly #emptyBits: Uint32Array;
+  /** Doubly linked LRU list of used slots, oldest release first. */
+  readonly #prev: Int32Array;
+  readonly #next: Int32Array;
+  #head = -1;
+  #tail = -1;
+
+  constructor(device: BlockDevice, size: number, tableBytes: number, kind: IoKind) {
+    this.#device = device;
+    this.size = size;
+    this.tableBytes = tableBytes;
+    this.kind = kind;
+    this.#tables = new Array(size);
+    this.#offsets = new Float64Array(size);
+    this.#refs = new Int32Array(size);
+    this.#dirty = new Uint8Array(size);
+    this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
+    this.#prev = new Int32Array(size).fill(-1);
+    this.#next = new Int32Array(size).fill(-1);
+  }
+
+  /** The table held in `slot` (valid while the caller holds a reference). */
+  table(slot: number): Uint8Array {
+    return this.#tables[slot] as Uint8Array;
+  }
+
+  offsetOf(slot: number): number {
+    return this.#offsets[slot] as number;
+  }
+
+  /** Slot holding `offset`, or -1 (qcow2_cache_is_table_offset). */
+  lookup(offset: number): number {
+    return this.#bySlotOffset.get(offset) ?? -1;
+  }
+
+  get(offset: number): number {
+    return this.#get(offset, true);
+  }
+
+  getEmpty(offset: number): number {
+    return this.#get(offset, false);
+  }
+
+  put(slot: number): void {
+    const refs = (this.#refs[slot] as number) - 1;
+    this.#refs[slot] = refs;
+    if (refs === 0) this.#touch(slot);
+  }
+
+  markDirty(slot: number): void {
+    if (this.#dirty[slot]) return;
+    this.#dirty[slot] = 1;
+    this.#dirtySlots.push(slot);
+  }
+
+  isDirty(slot: number): boolean {
+    return this.#dirty[slot] === 1;
+  }
+
+  hasDirty(): boolean {
+    return this.#dirtySlots.length > 0;
+  }
+
+  /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
+  discard(slot: number): void {
+    this.#bySlotOffset.delete(this.#offsets[slot] as number);
+    this.#offsets[slot] = 0;
+    this.#dirty[slot] = 0;
+    this.#unlink(slot);
+    this.#setEmpty(slot, true);
+  }
+
+  /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
+  flushToOs(): void {
+    if (this.#dirtySlots.length === 0) return;
+    const slots = this.#dirtySlots.slice().sort((a, b) => a - b);
+    for (const slot of slots) this.entryFlush(slot);
+    this.#compactDirtySlots();
+  }
+
+  /** qcow2_cache_flush: write back, then fdatasync (elided by the device when nothing changed). */
+  flush(): void {
+    this.flushToOs();
+    this.#device.flush();
+  }
+
+  /** qcow2_cache_set_dependency. */
+  setDependency(dependency: MetadataCache): void {
+    if (dependency.depends) dependency.flushDependency();
+    if (this.depends && this.depends !== dependency) this.flushDependency();
+    this.depends = dependency;
+  }
+
+  flushDependency(): void {
+    (this.depends as MetadataCache).flush();
+    this.depends = null;
+    this.dependsOnFlush = false;
+  }
+
+  entryFlush(slot: number): void {
+    if (!this.#dirty[slot] || this.#offsets[slot] === 0) return;
+    if (this.depends) {
+      this.flushDependency();
+    } else if (this.dependsOnFlush) {
+      this.#device.flush();
+      this.dependsOnFlush = false;
+    }
+    this.#device.write(this.#offsets[slot] as number, this.table(slot), this.kind);
+    this.#dirty[slot] = 0;
+  }
+
+  /** Drops every table (used after a rebuild rewrote metadata behind the cache). */
+  invalidateAll(): void {
+    for (let slot = 0; slot < this.size; slot++) {
+      if (this.#offsets[slot] !== 0) this.discard(slot);
+    }
+    this.#dirtySlots.length = 0;
+  }
+
+  #get(offset: number, readFromDisk: boolean): number {
+    let slot = this.#bySlotOffset.get(offset);
+    if (slot === undefined) {
+      const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
+      slot = this.#victim(lookupIndex);
+      if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
+      if (this.#dirty[slot]) {
+        this.entryFlush(slot);
+        this.#compactDirtySlots();
+      }
+      const old = this.#offsets[slot] as number;
+      if (old !== 0) this.#bySlotOffset.delete(old);
+      this.#offsets[slot] = 0;
+      let table = this.#tables[slot];
+      if (!table) {
+        table = new Uint8Array(this.tableBytes);
+        this.#tables[slot] = table;
+      }
+      if (readFromDisk) {
+        const bytes = this.#device.read(offset, this.tableBytes, this.kind);
+        table.set(bytes);
+      }
+      this.#offsets[slot] = offset;
+      this.#bySlotOffset.set(offset, slot);
+      // A fresh entry keeps its old LRU counter until released; QEMU never resets it here.
+    }
+    this.#refs[slot] = (this.#refs[slot] as number) + 1;
+    return slot;
+  }
+
+  #victim(lookupIndex: number): number {
+    const empty = this.#firstEmptyFrom(lookupIndex);
+    if (empty >= 0) return empty;
+    for (let slot = this.#head; slot >= 0; slot = this.#next[slot] as number) {
+      if (this.#refs[slot] === 0) return slot;
+    }
+    return -1;
+  }
+
+  #firstEmptyFrom(start: number): number {
+    const bits = this.#emptyBits;
+    const words = bits.length;
+    const firstWord = start >>> 5;
+    let word = (bits[firstWord] as number) & (0xffffffff << (start & 31));
+    let w = firstWord;
+    for (let n = 0; n <= words; n++) {
+      while (word !== 0) {
+        const bit = 31 - Math.clz32(word & -word);
+        const slot = w * 32 + bit;
+        if (slot < this.size && this.#refs[slot] === 0) return slot;
+        word &= word - 1;
+      }
+      w = w + 1 === words ? 0 : w + 1;
+      word = bits[w] as number;
+      if (w === firstWord) word &= ~(0xffffffff << (start & 31)) >>> 0;
+    }
+    return -1;
+  }
+
+  #setEmpty(slot: number, empty: boolean): void {
+    const w = slot >>> 5;
+    const mask = 1 << (slot & 31);
+    this.#emptyBits[w] = empty
+      ? (this.#emptyBits[w] as number) | mask
+      : (this.#emptyBits[w] as number) & ~mask;
+  }
+
+  /** Release bumps the LRU counter: move to the tail of the list. */
+  #touch(slot: number): void {
+    this.#unlink(slot);
+    this.#setEmpty(slot, false);
+    this.#prev[slot] = this.#tail;
+    this.#next[slot] = -1;
+    if (this.#tail >= 0) this.#next[this.#tail] = slot;
+    else this.#head = slot;
+    this.#tail = slot;
+  }
+
+  #unlink(slot: number): void {
+    const p = this.#prev[slot] as number;
+    const n = this.#next[slot] as number;
+    const linked = p >= 0 || n >= 0 || this.#head === slot;
+    if (!linked) return;
+    if (p >= 0) this.#next[p] = n;
+    else this.#head = n;
+    if (n >= 0) this.#prev[n] = p;
+    else this.#tail = p;
+    this.#prev[slot] = -1;
+    this.#next[slot] = -1;
+  }
+
+  #compactDirtySlots(): void {
+    let j = 0;
+    const list = this.#dirtySlots;
+    for (let i = 0; i < list.length; i++) {
+      const slot = list[i] as number;
+      if (this.#dirty[slot]) list[j++] = slot;
+    }
+    list.length = j;
+  }
+}

@@ -1,0 +1,326 @@
+import { freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
+import { DISCARD_NEVER } from './constants.ts';
+import { ClusterType, clusterTypeOf, entryHi, entryLo, offsetOf, setEntry } from './l2-entry.ts';
+import { markDirty } from './lazy-refcounts.ts';
+import type { Qcow2State } from './state.ts';
+
+/** QEMU's QCowL2Meta: one allocation (or in-place ZERO_ALLOC write) whose L2 entries need linking. */
+export interface L2Meta {
+  allocOffset: number;
+  /** Guest offset of the first cluster. */
+  offset: number;
+  nbClusters: number;
+  keepOld: boolean;
+  cowStartOffset: number;
+  cowStartBytes: number;
+  cowEndOffset: number;
+  cowEndBytes: number;
+  skipCow: boolean;
+  /** Guest data merged into the COW write (merge_cow). */
+  data: Uint8Array | null;
+}
+
+/** What the engine needs from the image beyond its state: guest reads and zero detection. */
+export interface GuestIo {
+  /** qcow2's own read path (COW source reads go through it, so backing files are honoured). */
+  readGuest(offset: number, bytes: number): Uint8Array;
+  /** bdrv_co_is_zero_fast over the backing chain (want_zero = false). */
+  isZero(offset: number, bytes: number): boolean;
+}
+
+const INV = -1;
+
+function needsNewAlloc(hi: number, lo: number): boolean {
+  const t = clusterTypeOf(hi, lo);
+  if (t === ClusterType.Normal || t === ClusterType.ZeroAlloc) return (hi & 0x80000000) === 0;
+  return true;
+}
+
+/** count_single_write_clusters. */
+function countSingleWriteClusters(
+  s: Qcow2State,
+  n: number,
+  table: Uint8Array,
+  index: number,
+  newAlloc: boolean,
+): number {
+  let expected = offsetOf(entryHi(table, index), entryLo(table, index));
+  let i = 0;
+  for (; i < n; i++) {
+    const hi = entryHi(table, index + i);
+    const lo = entryLo(table, index + i);
+    if (needsNewAlloc(hi, lo) !== newAlloc) break;
+    if (!newAlloc) {
+      if (expected !== offsetOf(hi, lo)) break;
+      expected += s.clusterSize;
+    }
+  }
+  return i;
+}
+
+/** calculate_l2_meta without subclusters; returns null when nothing needs linking. */
+function calculateL2Meta(
+  s: Qcow2State,
+  hostClusterOffset: number,
+  guestOffset: number,
+  bytes: number,
+  table: Uint8Array,
+  index: number,
+  keepOld: boolean,
+): L2Meta | null {
+  const cs = s.clusterSize;
+  const cowStartTo = guestOffset % cs;
+  const cowEndFrom = cowStartTo + bytes;
+  const nbClusters = Math.ceil(cowEndFrom / cs);
+  if (keepOld) {
+    let allNormal = true;
+    for (let i = 0; i < nbClusters; i++) {
+      if (
+        clusterTypeOf(entryHi(table, index + i), entryLo(table, index + i)) !== ClusterType.Normal
+      ) {
+        allNormal = false;
+        break;
+      }
+    }
+    if (allNormal) return null;
+  }
+  let cowStartFrom = 0;
+  let cowEndTo = Math.ceil(cowEndFrom / cs) * cs;
+  if (keepOld) {
+    if (clusterTypeOf(entryHi(table, index), entryLo(table, index)) === ClusterType.Normal)
+      cowStartFrom = cowStartTo;
+    const last = index + nbClusters - 1;
+    if (clusterTypeOf(entryHi(table, last), entryLo(table, last)) === ClusterType.Normal)
+      cowEndTo = cowEndFrom;
+  }
+  return {
+    allocOffset: hostClusterOffset,
+    offset: guestOffset - cowStartTo,
+    nbClusters,
+    keepOld,
+    cowStartOffset: cowStartFrom,
+    cowStartBytes: cowStartTo - cowStartFrom,
+    cowEndOffset: cowEndFrom,
+    cowEndBytes: cowEndTo - cowEndFrom,
+    skipCow: false,
+    data: null,
+  };
+}
+
+interface Cursor {
+  hostOffset: number;
+  bytes: number;
+}
+
+/** handle_copied: clusters writable in place (COPIED); returns 1 when it made progress. */
+function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2Meta[]): number {
+  const cs = s.clusterSize;
+  let nb = Math.ceil(((guestOffset % cs) + cur.bytes) / cs);
+  nb = Math.min(nb, s.l2SliceSize - l2SliceIndexOf(s, guestOffset));
+  const ref = getClusterTable(s, guestOffset);
+  const table = s.l2Cache.table(ref.slot);
+  const hi = entryHi(table, ref.index);
+  const lo = entryLo(table, ref.index);
+  const clusterOffset = offsetOf(hi, lo);
+  let ret = 0;
+  if (!needsNewAlloc(hi, lo)) {
+    if (cur.hostOffset !== INV && clusterOffset !== cur.hostOffset) {
+      cur.bytes = 0;
+    } else {
+      const keep = countSingleWriteClusters(s, nb, table, ref.index, false);
+      cur.bytes = Math.min(cur.bytes, keep * cs - (guestOffset % cs));
+      const m = calculateL2Meta(s, clusterOffset, guestOffset, cur.bytes, table, ref.index, true);
+      if (m) metas.unshift(m);
+      ret = 1;
+    }
+  }
+  s.l2Cache.put(ref.slot);
+  if (ret > 0) cur.hostOffset = clusterOffset + (guestOffset % cs);
+  return ret;
+}
+
+/** handle_alloc: new clusters for unallocated or shared ones, contiguous with cur.hostOffset if set. */
+function handleAlloc(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2Meta[]): number {
+  const cs = s.clusterSize;
+  let nb = Math.ceil(((guestOffset % cs) + cur.bytes) / cs);
+  nb = Math.min(nb, s.l2SliceSize - l2SliceIndexOf(s, guestOffset));
+  const ref = getClusterTable(s, guestOffset);
+  try {
+    const table = s.l2Cache.table(ref.slot);
+    nb = countSingleWriteClusters(s, nb, table, ref.index, true);
+    let allocOffset: number;
+    if (cur.hostOffset === INV) {
+      allocOffset = s.refcounts.allocClusters(nb * cs);
+    } else {
+      allocOffset = Math.floor(cur.hostOffset / cs) * cs;
+      nb = s.refcounts.allocClustersAt(allocOffset, nb);
+    }
+    if (nb === 0) {
+      cur.bytes = 0;
+      return 0;
+    }
+    const requested = cur.bytes + (guestOffset % cs);
+    const nbBytes = Math.min(requested, nb * cs);
+    cur.hostOffset = allocOffset + (guestOffset % cs);
+    cur.bytes = Math.min(cur.bytes, nbBytes - (guestOffset % cs));
+    const m = calculateL2Meta(s, allocOffset, guestOffset, cur.bytes, table, ref.index, false);
+    if (m) metas.unshift(m);
+    return 1;
+  } finally {
+    s.l2Cache.put(ref.slot);
+  }
+}
+
+/**
+ * qcow2_alloc_host_offset: the longest host-contiguous run for [offset, offset+bytes), mixing
+ * in-place clusters and new allocations. Returns the host offset and the bytes covered.
+ */
+export function allocHostOffset(
+  s: Qcow2State,
+  offset: number,
+  bytes: number,
+  metas: L2Meta[],
+): { hostOffset: number; bytes: number } {
+  let start = offset;
+  let remaining = bytes;
+  let clusterOffset = INV;
+  let hostOffset = INV;
+  let curBytes = 0;
+  const cur: Cursor = { hostOffset: INV, bytes: 0 };
+  for (;;) {
+    if (hostOffset === INV && clusterOffset !== INV) hostOffset = clusterOffset;
+    start += curBytes;
+    remaining -= curBytes;
+    if (clusterOffset !== INV) clusterOffset += curBytes;
+    if (remaining === 0) break;
+    curBytes = remaining;
+    cur.hostOffset = clusterOffset;
+    cur.bytes = curBytes;
+    let ret = handleCopied(s, start, cur, metas);
+    clusterOffset = cur.hostOffset;
+    curBytes = cur.bytes;
+    if (ret) continue;
+    if (curBytes === 0) break;
+    ret = handleAlloc(s, start, cur, metas);
+    clusterOffset = cur.hostOffset;
+    curBytes = cur.bytes;
+    if (ret) continue;
+    break;
+  }
+  return { hostOffset, bytes: bytes - remaining };
+}
+
+/** handle_alloc_space: zero the whole new range instead of writing zero COW buffers. */
+function handleAllocSpace(s: Qcow2State, io: GuestIo, metas: L2Meta[]): void {
+  for (const m of metas) {
+    if (m.cowStartBytes === 0 && m.cowEndBytes === 0) continue;
+    if (!isZeroCow(io, m)) continue;
+    const start = m.allocOffset + m.cowStartOffset;
+    const nbBytes = m.cowEndOffset + m.cowEndBytes - m.cowStartOffset;
+    s.device.zeroRange(start, nbBytes, 'zero-fill');
+    m.skipCow = true;
+  }
+}
+
+function isZeroCow(io: GuestIo, m: L2Meta): boolean {
+  return (
+    io.isZero(m.offset + m.cowStartOffset, m.cowStartBytes) &&
+    io.isZero(m.offset + m.cowEndOffset, m.cowEndBytes)
+  );
+}
+
+/** merge_cow: one metadata whose COW regions border the data exactly takes the data along. */
+function mergeCow(offset: number, data: Uint8Array, metas: L2Meta[]): boolean {
+  for (const m of metas) {
+    if (m.cowStartBytes === 0 && m.cowEndBytes === 0) continue;
+    if (m.skipCow) continue;
+    if (m.offset + m.cowStartOffset + m.cowStartBytes !== offset) continue;
+    if (m.offset + m.cowEndOffset !== offset + data.length) continue;
+    m.data = data;
+    return true;
+  }
+  return false;
+}
+
+/** perform_cow: read both COW regions (merged when close), write head+data+tail or each region. */
+function performCow(s: Qcow2State, io: GuestIo, m: L2Meta): void {
+  if ((m.cowStartBytes === 0 && m.cowEndBytes === 0) || m.skipCow) return;
+  const dataBytes = m.cowEndOffset - (m.cowStartOffset + m.cowStartBytes);
+  const mergeReads = m.cowStartBytes > 0 && m.cowEndBytes > 0 && dataBytes <= 16384;
+  let head: Uint8Array;
+  let tail: Uint8Array;
+  if (mergeReads) {
+    const all = io.readGuest(
+      m.offset + m.cowStartOffset,
+      m.cowEndOffset + m.cowEndBytes - m.cowStartOffset,
+    );
+    head = all.subarray(0, m.cowStartBytes);
+    tail = all.subarray(all.length - m.cowEndBytes);
+  } else {
+    head = m.cowStartBytes
+      ? io.readGuest(m.offset + m.cowStartOffset, m.cowStartBytes)
+      : new Uint8Array(0);
+    tail = m.cowEndBytes
+      ? io.readGuest(m.offset + m.cowEndOffset, m.cowEndBytes)
+      : new Uint8Array(0);
+  }
+  if (m.data) {
+    const buf = new Uint8Array(head.length + m.data.length + tail.length);
+    buf.set(head, 0);
+    buf.set(m.data, head.length);
+    buf.set(tail, head.length + m.data.length);
+    s.device.write(m.allocOffset + m.cowStartOffset, buf, 'data');
+  } else {
+    if (head.length) s.device.write(m.allocOffset + m.cowStartOffset, head, 'data');
+    if (tail.length) s.device.write(m.allocOffset + m.cowEndOffset, tail, 'data');
+  }
+  s.l2Cache.dependsOnFlush = true;
+}
+
+/** qcow2_alloc_cluster_link_l2: COW, dirty bit (lazy), dependency, L2 entries in the cache. */
+export function linkL2(s: Qcow2State, io: GuestIo, m: L2Meta): void {
+  performCow(s, io, m);
+  if (s.lazyRefcounts) markDirty(s);
+  if (s.needAccurateRefcounts) s.l2Cache.setDependency(s.refcounts.refblockCache);
+  const ref = getClusterTable(s, m.offset);
+  const table = s.l2Cache.table(ref.slot);
+  s.l2Cache.markDirty(ref.slot);
+  const old: Array<[number, number]> = [];
+  for (let i = 0; i < m.nbClusters; i++) {
+    const hi = entryHi(table, ref.index + i);
+    const lo = entryLo(table, ref.index + i);
+    if (hi !== 0 || lo !== 0) old.push([hi, lo]);
+    setEntry(table, ref.index + i, m.allocOffset + i * s.clusterSize, true);
+  }
+  s.l2Cache.put(ref.slot);
+  if (!m.keepOld) for (const [hi, lo] of old) freeAnyCluster(s, hi, lo, DISCARD_NEVER);
+}
+
+/**
+ * qcow2_co_pwritev_part: host-contiguous pieces, each allocated, then written. QEMU runs each
+ * piece as an AIO task: the next piece's allocation happens (under s->lock) while the previous
+ * task's data write is in flight, and that task links its L2 entries only once it gets the lock
+ * back. The lab models this as: piece k is linked after piece k+1 was allocated and its writes
+ * issued; the last piece is linked when the request completes.
+ */
+export function writeGuest(s: Qcow2State, io: GuestIo, offset: number, data: Uint8Array): void {
+  let done = 0;
+  let pending: L2Meta[] | null = null;
+  let pool = false;
+  while (done < data.length) {
+    const metas: L2Meta[] = [];
+    const piece = allocHostOffset(s, offset + done, data.length - done, metas);
+    if (done === 0 && piece.bytes < data.length) pool = true;
+    const chunk = data.subarray(done, done + piece.bytes);
+    handleAllocSpace(s, io, metas);
+    if (!mergeCow(offset + done, chunk, metas)) {
+      if (pool) s.file.writeInFlight(piece.hostOffset, chunk, 'data');
+      else s.device.write(piece.hostOffset, chunk, 'data');
+    }
+    if (pending) for (const m of pending) linkL2(s, io, m);
+    pending = metas;
+    done += piece.bytes;
+  }
+  s.file.settle();
+  if (pending) for (const m of pending) linkL2(s, io, m);
+}
