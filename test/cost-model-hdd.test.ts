@@ -88,6 +88,19 @@ describe('hdd cost model (7200 rpm, HC310 seeks, ES.3 zones)', () => {
     );
   });
 
+  it('a forward skip of almost a whole track costs no more than a seek plus half a rotation', () => {
+    const model = new HddCostModel();
+    model.costNs('read', 0, 4096);
+    const trackBytes = 175e6 * (60 / 7200);
+    const gap = Math.floor(trackBytes * 0.95);
+    const seekAndRotationNs =
+      (0.23 + READ_SLOPE_MS * Math.sqrt(gap / CAPACITY)) * MS + HALF_ROTATION_NS;
+    expect(model.positioningNs(4096 + gap, 'read')).toBeCloseTo(seekAndRotationNs, 3);
+    expect(model.positioningNs(4096 + gap, 'read')).toBeLessThan(
+      (gap * 1e9) / zonedBandwidth(4096),
+    );
+  });
+
   it('transfer rate falls from the outer to the inner zone, or is a fixed average', () => {
     const zoned = new HddCostModel();
     expect(zoned.bandwidthAt(0)).toBe(175e6);

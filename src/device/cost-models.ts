@@ -90,8 +90,9 @@ export interface HddModelOptions {
  *
  * Positioning: an operation that starts where the previous one ended pays no seek and no
  * rotation (the head is there and the sector is arriving). A short forward skip within one
- * track waits for the platter to carry the gap past the head (gap / bandwidth) [derived]. Any
- * other access pays seek(distance) plus half a revolution, the average rotational latency.
+ * track waits for the platter to carry the gap past the head (gap / bandwidth), unless a seek
+ * plus the average rotational wait is quicker [derived]. Any other access pays seek(distance)
+ * plus half a revolution, the average rotational latency.
  */
 export class HddCostModel implements CostModel {
   readonly name = 'hdd';
@@ -154,10 +155,12 @@ export class HddCostModel implements CostModel {
   positioningNs(offsetBytes: number, op: 'read' | 'write'): number {
     const gap = offsetBytes - this.#headBytes;
     if (gap === 0) return 0;
+    const repositionNs = this.seekNs(Math.abs(gap), op) + this.averageRotationNs;
     if (gap > 0 && gap < this.trackBytesAt(this.#headBytes)) {
-      return this.transferNs(this.#headBytes, gap);
+      // Waiting for most of a revolution is worse than a track switch plus the average wait.
+      return Math.min(this.transferNs(this.#headBytes, gap), repositionNs);
     }
-    return this.seekNs(Math.abs(gap), op) + this.averageRotationNs;
+    return repositionNs;
   }
 
   costNs(op: IoOpName, offsetBytes: number, lengthBytes: number): number {
