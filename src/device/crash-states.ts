@@ -147,10 +147,20 @@ export function* enumerateCrashStates(
   });
 
   const lastPrefix = options.includeFullPrefix === false ? n - 1 : n;
-  for (let k = 0; k <= lastPrefix && yielded < maxStates; k++) {
+  // Prefixes advance one working image op by op and hand out copy-on-write clones of it, so n
+  // prefixes cost n ops plus n index copies rather than n²/2 ops.
+  const working = lastPrefix >= 0 && maxStates > 0 ? durable.clone() : undefined;
+  for (let k = 0; working && k <= lastPrefix && yielded < maxStates; k++) {
+    if (k > 0) applyCachedOp(working, pending[k - 1] as CachedOp);
     const survivors = range(k);
     seen.add(survivors.join(','));
-    yield make(survivors, `prefix ${k}/${n}`);
+    yield {
+      description: `epoch ${epoch}: prefix ${k}/${n}`,
+      device: working.clone(),
+      epoch,
+      survivors,
+      pendingCount: n,
+    };
     yielded++;
   }
   if (n < 2 || yielded >= maxStates) return;
