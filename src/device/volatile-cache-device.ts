@@ -12,7 +12,10 @@ import { MemoryDevice } from './memory-device.ts';
 import { type BlockDevice, type IoKind, isZeroBufferView, zeroBytes } from './types.ts';
 
 export interface VolatileCacheOptions {
-  /** Keep every op with its flush boundaries (see `history`), for crashes in any epoch. */
+  /**
+   * Keep every op with its flush boundaries (see `history`), for crashes in any epoch. The
+   * history holds each op's data for the life of the device (guest data excepted in `drop` mode).
+   */
   recordHistory?: boolean;
 }
 
