@@ -45,6 +45,8 @@ export class RefcountAllocator {
   /** discard pass-through per DiscardType. */
   readonly passthrough: boolean[] = [false, true, true, true, false];
   cacheDiscards = false;
+  /** The file node was opened with discard=unmap (qemu-io does; qemu-img does not). */
+  unmap = true;
   readonly discards: DiscardRegion[] = [];
   readonly #device: BlockDevice;
 
@@ -251,7 +253,7 @@ export class RefcountAllocator {
   /** qcow2_process_discards: hole-punch the freed ranges (file-posix with discard=unmap). */
   processDiscards(ret: number): void {
     const list = this.discards.splice(0);
-    if (ret < 0) return;
+    if (ret < 0 || !this.unmap) return;
     for (const d of list) this.#device.zeroRange(d.offset, d.bytes, 'data');
   }
 

@@ -54,6 +54,8 @@ export interface Qcow2OpenOptions {
   openBacking?: OpenContext['openBacking'];
   /** Reopen behaviour of qemu-img: skip the dirty-image repair (create's internal opens). */
   noRepair?: boolean;
+  /** discard=unmap: freed clusters are hole-punched (qemu-io: yes, the default; qemu-img: no). */
+  discardUnmap?: boolean;
 }
 
 /** qcow2_do_open: header, extensions, L1, reftable, caches, snapshots, dirty repair. */
@@ -132,6 +134,7 @@ export function openQcow2(options: Qcow2OpenOptions): Qcow2Image {
     h.refcountTableOffset = offset;
     h.refcountTableClusters = clusters;
   };
+  refcounts.unmap = options.discardUnmap ?? true;
   const image = new Qcow2Image(state);
   if (state.dirty && !options.readOnly && !options.forCheck && !options.noRepair) {
     const result = image.check('all');

@@ -463,3 +463,8 @@ function pushMerged(out: MapEntry[], e: MapEntry): void {
 }
 
 export { FormatError };
+
+/** qemu-img opens images without discard=unmap: freed clusters are not hole-punched. */
+export function setDiscardUnmap(image: ImageFormat, unmap: boolean): void {
+  if (image instanceof Qcow2Image) image.s.refcounts.unmap = unmap;
+}
