@@ -5,6 +5,7 @@ import { MeteredDevice } from '../src/device/metered-device.ts';
 import type { IoRecord } from '../src/device/types.ts';
 import { L2Cache } from '../src/formats/qed/l2-cache.ts';
 import { QedImage, qedDriver } from '../src/formats/qed/qed-format.ts';
+import { QedTable } from '../src/formats/qed/table.ts';
 
 /**
  * QED's L2 cache holds 50 whole tables and evicts in insertion order: a hit does not refresh an
@@ -13,21 +14,21 @@ import { QedImage, qedDriver } from '../src/formats/qed/qed-format.ts';
 describe('QED L2 cache', () => {
   it('evicts the oldest insertion, regardless of hits', () => {
     const cache = new L2Cache(3);
-    const t = () => new Float64Array(1);
+    const t = () => QedTable.zeroed(1);
     cache.insert(100, t());
     cache.insert(200, t());
     cache.insert(300, t());
     expect(cache.find(100)).toBeDefined(); // a hit does not move 100 to the tail
     cache.insert(400, t());
-    expect(cache.offsets()).toEqual([200, 300, 400]);
+    expect(cache.keys()).toEqual([200, 300, 400]);
     expect(cache.find(100)).toBeUndefined();
   });
 
   it('keeps the older copy when a table is committed twice', () => {
     const cache = new L2Cache(2);
-    const first = new Float64Array(1);
+    const first = QedTable.zeroed(1);
     cache.insert(100, first);
-    expect(cache.insert(100, new Float64Array(1))).toBe(first);
+    expect(cache.insert(100, QedTable.zeroed(1))).toBe(first);
     expect(cache.size).toBe(1);
   });
 

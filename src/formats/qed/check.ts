@@ -3,7 +3,7 @@ import type { CheckResult } from '../types.ts';
 import { loadL2Table } from './cluster.ts';
 import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
 import type { QedState } from './state.ts';
-import { encodeTable } from './table.ts';
+import type { QedTable } from './table.ts';
 
 /**
  * qed_check: walk L1 and every L2, mark the clusters they reference, and report
@@ -55,11 +55,11 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
   let invalidL1 = 0;
   let lastError: unknown;
   for (let i = 0; i < state.tableEntries; i++) {
-    const l2Offset = l1[i] as number;
+    const l2Offset = l1.get(i);
     if (l2Offset === QED_CLUSTER_UNALLOCATED) continue;
     if (!state.isTableOffsetValid(l2Offset)) {
       if (fix) {
-        l1[i] = 0;
+        l1.set(i, 0);
         result.corruptionsFixed++;
       } else {
         result.corruptions++;
@@ -68,9 +68,9 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
       continue;
     }
     if (!markUsed(l2Offset, ts)) continue; // a table overlapping another is skipped
-    let table: Float64Array;
+    let table: QedTable;
     try {
-      table = loadL2Table(state, l2Offset);
+      table = loadL2Table(state, l2Offset, i);
     } catch (error) {
       if (!(error instanceof LabError)) throw error;
       result.checkErrors++;
@@ -80,7 +80,7 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     let invalidL2 = 0;
     let lastOffset = 0;
     for (let j = 0; j < state.tableEntries; j++) {
-      const offset = table[j] as number;
+      const offset = table.get(j);
       if (offset === QED_CLUSTER_UNALLOCATED || offset === QED_CLUSTER_ZERO_MARKER) continue;
       result.allocatedClusters = (result.allocatedClusters as number) + 1;
       if (lastOffset !== 0 && lastOffset + cs !== offset) {
@@ -89,7 +89,7 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
       lastOffset = offset;
       if (!state.isClusterOffsetValid(offset)) {
         if (fix) {
-          table[j] = 0;
+          table.set(j, 0);
           result.corruptionsFixed++;
         } else {
           result.corruptions++;
@@ -99,10 +99,10 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
       }
       markUsed(offset, 1);
     }
-    if (invalidL2 > 0 && fix) state.device.write(l2Offset, encodeTable(table), 'l2');
+    if (invalidL2 > 0 && fix) state.device.write(l2Offset, table.bytes, 'l2');
   }
   if (invalidL1 > 0 && fix) {
-    state.device.write(state.l1TableOffsetBytes, encodeTable(l1), 'l1');
+    state.device.write(state.l1TableOffsetBytes, l1.bytes, 'l1');
   }
   if (lastError === undefined) {
     // Only a complete scan can tell what is unreferenced.

@@ -1,7 +1,8 @@
 import { ImageIoError } from '../../util/errors.ts';
 import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
 import type { QedState } from './state.ts';
-import { readTable } from './table.ts';
+import { type QedTable, readTable } from './table.ts';
+import type { ReadNoting } from './table-shadow.ts';
 
 /** What qed_find_cluster reports for a run (QEMU's return codes, 0..3). */
 export const ClusterKind = { Found: 0, Zero: 1, L2Missing: 2, L1Missing: 3 } as const;
@@ -14,7 +15,7 @@ export interface ClusterRun {
   hostOffsetBytes: number;
   lengthBytes: number;
   /** The L2 table the run came from (undefined for L1Missing). */
-  table: Float64Array | undefined;
+  table: QedTable | undefined;
   l2Index: number;
 }
 
@@ -29,11 +30,19 @@ export function newClusterRun(): ClusterRun {
 }
 
 /** The L2 table at `offsetBytes`, through the cache (a miss reads the whole table). */
-export function loadL2Table(state: QedState, offsetBytes: number): Float64Array {
-  const cached = state.l2Cache.find(offsetBytes);
+export function loadL2Table(state: QedState, offsetBytes: number, l1Index = -1): QedTable {
+  // Keyed by cluster index: small integers hash faster than offsets past 2^31.
+  const key = offsetBytes * state.clusterSizeInverse;
+  const cached = state.l2Cache.find(key, l1Index);
   if (cached) return cached;
+  const shadowed = state.tableShadow.get(key);
+  if (shadowed) {
+    (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
+    return state.l2Cache.insert(key, shadowed, l1Index);
+  }
   const table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
-  return state.l2Cache.insert(offsetBytes, table);
+  state.tableShadow.add(key, table);
+  return state.l2Cache.insert(key, table, l1Index);
 }
 
 /**
@@ -47,35 +56,36 @@ export function findCluster(
   out: ClusterRun,
 ): ClusterRun {
   const cs = state.clusterSizeBytes;
-  const l1Index = Math.floor(posBytes / state.l2CoverageBytes);
+  const l1Index = Math.floor(posBytes * state.l2CoverageInverse);
   const l2End = (l1Index + 1) * state.l2CoverageBytes;
   let len = Math.min(lengthBytes, l2End - posBytes);
-  const l2Offset = state.l1Table[l1Index] as number;
+  const clusterIndex = Math.floor(posBytes * state.clusterSizeInverse);
+  const index = clusterIndex - l1Index * state.tableEntries;
+  const inCluster = posBytes - clusterIndex * cs;
+  const l2Offset = state.l1Table.get(l1Index);
   if (l2Offset === QED_CLUSTER_UNALLOCATED) {
     out.kind = ClusterKind.L1Missing;
     out.hostOffsetBytes = 0;
     out.lengthBytes = len;
     out.table = undefined;
-    out.l2Index = Math.floor(posBytes / cs) % state.tableEntries;
+    out.l2Index = index;
     return out;
   }
   if (!state.isTableOffsetValid(l2Offset)) {
     throw new ImageIoError('EINVAL', `L1 entry ${l1Index} points to invalid L2 offset ${l2Offset}`);
   }
-  const table = loadL2Table(state, l2Offset);
-  const index = Math.floor(posBytes / cs) % state.tableEntries;
-  const inCluster = posBytes % cs;
+  const table = loadL2Table(state, l2Offset, l1Index);
   const wanted = state.bytesToClustersQemu(inCluster + len);
   const end = Math.min(index + wanted, state.tableEntries);
-  const first = table[index] as number;
+  const first = table.get(index);
   let i = index + 1;
   if (first === QED_CLUSTER_UNALLOCATED) {
-    while (i < end && table[i] === QED_CLUSTER_UNALLOCATED) i++;
+    while (i < end && table.get(i) === QED_CLUSTER_UNALLOCATED) i++;
   } else if (first === QED_CLUSTER_ZERO_MARKER) {
-    while (i < end && table[i] === QED_CLUSTER_ZERO_MARKER) i++;
+    while (i < end && table.get(i) === QED_CLUSTER_ZERO_MARKER) i++;
   } else {
     let last = first;
-    while (i < end && table[i] === last + cs) {
+    while (i < end && table.get(i) === last + cs) {
       last += cs;
       i++;
     }

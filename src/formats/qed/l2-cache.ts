@@ -1,72 +1,95 @@
 import { QED_L2_CACHE_TABLES } from './constants.ts';
+import type { QedTable } from './table.ts';
 
 /**
  * QEMU's QED L2 cache: up to 50 whole tables, clean copies only (table updates are written
  * through at once). Entries live in insertion order and a lookup does not reorder them, so
- * eviction is FIFO, not LRU.
+ * eviction is FIFO, not LRU. Tables are identified by a key (the engine uses the table's first
+ * cluster index, which identifies it as its offset does).
  *
  * QEMU reference-counts entries and evicts from the head only entries nobody but the cache holds.
  * In this synchronous engine a request drops its table before loading the next one (as QEMU's
  * qed_read_l2_table does), so at insertion time the cache is the only holder of every entry and
  * eviction always takes the head: the same choice QEMU makes for one request at a time.
+ *
+ * Lookups scan the 50 entries like QEMU's list walk; a per-L1-index hint of where the table was
+ * last found makes the common repeat lookup O(1).
  */
 export class L2Cache {
   readonly capacity: number;
-  // Map iterates in insertion order: exactly QEMU's tail-queue.
-  readonly #tables = new Map<number, Float64Array>();
-  #lastOffset = -1;
-  #lastTable: Float64Array | undefined;
+  /** Ring of entries in insertion order; `#head` is the oldest. */
+  readonly #keys: Float64Array;
+  readonly #tables: Array<QedTable | undefined>;
+  #head = 0;
+  #size = 0;
+  /** Hint index (an L1 index) → ring position where its table was last seen, or -1. */
+  readonly #hints: Int32Array;
   hits = 0;
   misses = 0;
 
-  constructor(capacity = QED_L2_CACHE_TABLES) {
+  constructor(capacity = QED_L2_CACHE_TABLES, hintSlots = 0) {
     this.capacity = capacity;
+    this.#keys = new Float64Array(capacity).fill(-1);
+    this.#tables = new Array<QedTable | undefined>(capacity).fill(undefined);
+    this.#hints = new Int32Array(hintSlots).fill(-1);
   }
 
   get size(): number {
-    return this.#tables.size;
+    return this.#size;
   }
 
-  find(offsetBytes: number): Float64Array | undefined {
-    if (offsetBytes === this.#lastOffset) {
-      this.hits++;
-      return this.#lastTable;
+  /** The cached table for `key`; `hint` is an L1 index (or -1) remembering where it was found. */
+  find(key: number, hint = -1): QedTable | undefined {
+    const keys = this.#keys;
+    if (hint >= 0 && hint < this.#hints.length) {
+      const p = this.#hints[hint] as number;
+      if (p >= 0 && keys[p] === key) {
+        this.hits++;
+        return this.#tables[p];
+      }
     }
-    const table = this.#tables.get(offsetBytes);
-    if (table) {
-      this.hits++;
-      this.#lastOffset = offsetBytes;
-      this.#lastTable = table;
-    } else {
+    const position = this.#position(key);
+    if (position < 0) {
       this.misses++;
+      return undefined;
     }
-    return table;
+    if (hint >= 0 && hint < this.#hints.length) this.#hints[hint] = position;
+    this.hits++;
+    return this.#tables[position];
   }
 
   /** Commits a table read or created by a request; returns the cached copy (QEMU keeps the older one). */
-  insert(offsetBytes: number, table: Float64Array): Float64Array {
-    const existing = this.#tables.get(offsetBytes);
-    if (existing) return existing;
-    while (this.#tables.size >= this.capacity) {
-      const head = this.#tables.keys().next().value as number;
-      this.#tables.delete(head);
-      if (head === this.#lastOffset) {
-        this.#lastOffset = -1;
-        this.#lastTable = undefined;
-      }
+  insert(key: number, table: QedTable, hint = -1): QedTable {
+    const existing = this.#position(key);
+    if (existing >= 0) return this.#tables[existing] as QedTable;
+    let position: number;
+    if (this.#size >= this.capacity) {
+      position = this.#head;
+      this.#head = (this.#head + 1) % this.capacity;
+    } else {
+      position = (this.#head + this.#size) % this.capacity;
+      this.#size++;
     }
-    this.#tables.set(offsetBytes, table);
+    this.#keys[position] = key;
+    this.#tables[position] = table;
+    if (hint >= 0 && hint < this.#hints.length) this.#hints[hint] = position;
     return table;
   }
 
-  /** Cached offsets, head (next to evict) first. */
-  offsets(): number[] {
-    return [...this.#tables.keys()];
+  /** Cached keys, head (next to evict) first. */
+  keys(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.#size; i++)
+      out.push(this.#keys[(this.#head + i) % this.capacity] as number);
+    return out;
   }
 
-  clear(): void {
-    this.#tables.clear();
-    this.#lastOffset = -1;
-    this.#lastTable = undefined;
+  #position(key: number): number {
+    const keys = this.#keys;
+    for (let i = 0; i < this.#size; i++) {
+      const p = (this.#head + i) % this.capacity;
+      if (keys[p] === key) return p;
+    }
+    return -1;
   }
 }

@@ -15,7 +15,7 @@ import {
   parseQedHeader,
 } from './header.ts';
 import { QedState } from './state.ts';
-import { readTable } from './table.ts';
+import { QedTable, readTable } from './table.ts';
 
 const UINT32_MAX = 0xffffffff;
 
@@ -89,7 +89,7 @@ export function openQedState(context: OpenContext): QedState {
     readOnly,
     header,
     fileSizeBytes,
-    l1Table: new Float64Array(0),
+    l1Table: QedTable.zeroed(0),
   });
   if (clearAutoclear) {
     state.writeHeaderSync();

@@ -4,7 +4,8 @@ import type { ImageFormat } from '../types.ts';
 import { QED_F_NEED_CHECK, QED_HEADER_BYTES, SECTOR_BYTES } from './constants.ts';
 import { type QedHeader, serializeQedHeaderInto } from './header.ts';
 import { L2Cache } from './l2-cache.ts';
-import { TableWriter } from './table.ts';
+import type { QedTable } from './table.ts';
+import { canNoteReads, TableShadow } from './table-shadow.ts';
 
 /**
  * Everything an open QED image holds in memory (QEMU's BDRVQEDState): the header, the derived
@@ -24,17 +25,21 @@ export class QedState {
   readonly tableBytes: number;
   /** Guest bytes one L2 table maps (2^l1_shift). */
   readonly l2CoverageBytes: number;
+  /** 1/cs and 1/coverage: exact (powers of two), and a multiply is cheaper than a divide. */
+  readonly clusterSizeInverse: number;
+  readonly l2CoverageInverse: number;
   readonly l1TableOffsetBytes: number;
   imageSizeBytes: number;
   /** QEMU's s->file_size: where the next cluster is appended. Only ever grows. */
   fileSizeBytes: number;
-  l1Table: Float64Array;
-  readonly l2Cache = new L2Cache();
-  readonly tableWriter = new TableWriter();
+  l1Table: QedTable;
+  readonly l2Cache: L2Cache;
+  readonly tableShadow: TableShadow;
   backing: ImageFormat | undefined;
   backingFilename: string | undefined;
   backingFormat: string | undefined;
   readonly #headerSector = new Uint8Array(SECTOR_BYTES);
+  #needCheck: boolean;
 
   constructor(init: {
     device: BlockDevice;
@@ -42,31 +47,43 @@ export class QedState {
     readOnly: boolean;
     header: QedHeader;
     fileSizeBytes: number;
-    l1Table: Float64Array;
+    l1Table: QedTable;
   }) {
     this.device = init.device;
     this.clock = init.clock;
     this.readOnly = init.readOnly;
     this.header = init.header;
+    this.#needCheck = (init.header.features & BigInt(QED_F_NEED_CHECK)) !== 0n;
     this.clusterSizeBytes = init.header.clusterSizeBytes;
     this.tableSizeClusters = init.header.tableSizeClusters;
     this.headerSizeClusters = init.header.headerSizeClusters;
     this.tableEntries = (this.clusterSizeBytes * this.tableSizeClusters) / 8;
     this.tableBytes = this.clusterSizeBytes * this.tableSizeClusters;
     this.l2CoverageBytes = this.tableEntries * this.clusterSizeBytes;
+    this.clusterSizeInverse = 1 / this.clusterSizeBytes;
+    this.l2Cache = new L2Cache(undefined, this.tableEntries);
+    this.l2CoverageInverse = 1 / this.l2CoverageBytes;
     this.l1TableOffsetBytes = Number(init.header.l1TableOffsetBytes);
     this.imageSizeBytes = Number(init.header.imageSizeBytes);
     this.fileSizeBytes = init.fileSizeBytes;
     this.l1Table = init.l1Table;
+    this.tableShadow = new TableShadow({
+      enabled: canNoteReads(init.device),
+      clusterSizeBytes: this.clusterSizeBytes,
+      tableSizeClusters: this.tableSizeClusters,
+      l1OffsetBytes: this.l1TableOffsetBytes,
+    });
   }
 
+  /** Mirrors the header's NEED_CHECK bit; read on every allocating write, so kept as a boolean. */
   get needCheck(): boolean {
-    return (this.header.features & BigInt(QED_F_NEED_CHECK)) !== 0n;
+    return this.#needCheck;
   }
 
   setNeedCheck(on: boolean): void {
     const bit = BigInt(QED_F_NEED_CHECK);
     this.header.features = on ? this.header.features | bit : this.header.features & ~bit;
+    this.#needCheck = on;
   }
 
   /** Append-only allocation: returns the old end of file and moves it by n clusters. */
@@ -79,7 +96,7 @@ export class QedState {
   /** A data cluster offset is usable: aligned, past the header, below the end of file. */
   isClusterOffsetValid(offsetBytes: number): boolean {
     return (
-      offsetBytes % this.clusterSizeBytes === 0 &&
+      Math.floor(offsetBytes * this.clusterSizeInverse) * this.clusterSizeBytes === offsetBytes &&
       offsetBytes >= this.headerSizeClusters * this.clusterSizeBytes &&
       offsetBytes < this.fileSizeBytes
     );

@@ -1,78 +1,51 @@
 import type { BlockDevice, IoKind } from '../../device/types.ts';
 import { SECTOR_BYTES } from './constants.ts';
 
-/**
- * L1/L2 tables: `nelems` little-endian u64 entries. In memory they are Float64Arrays of offsets
- * (exact below 2^53, far beyond any file the lab writes; a larger value is past EOF and invalid
- * either way), which makes lookups a plain array read.
- */
 const TWO_POW_32 = 4294967296;
-const ENTRIES_PER_SECTOR = SECTOR_BYTES / 8;
 
-export function decodeTable(bytes: Uint8Array, nelems: number): Float64Array {
-  const table = new Float64Array(nelems);
-  const aligned = (bytes.byteOffset & 3) === 0 ? bytes : bytes.slice();
-  const words = new Uint32Array(aligned.buffer, aligned.byteOffset, nelems * 2);
-  for (let i = 0; i < nelems; i++) {
-    const lo = words[2 * i] as number;
-    const hi = words[2 * i + 1] as number;
-    if (lo !== 0 || hi !== 0) table[i] = hi * TWO_POW_32 + lo;
-  }
-  return table;
-}
-
-/** Encodes entries [first, first + count) into `out` (little-endian hosts only, as node on x86/arm). */
-export function encodeEntries(
-  table: Float64Array,
-  first: number,
-  count: number,
-  out: Uint8Array,
-): void {
-  const words = new Uint32Array(out.buffer, out.byteOffset, count * 2);
-  for (let i = 0; i < count; i++) {
-    const v = table[first + i] as number;
-    if (v === 0) {
-      words[2 * i] = 0;
-      words[2 * i + 1] = 0;
-    } else {
-      const hi = Math.floor(v / TWO_POW_32);
-      words[2 * i] = v - hi * TWO_POW_32;
-      words[2 * i + 1] = hi;
-    }
-  }
-}
-
-export function encodeTable(table: Float64Array): Uint8Array {
-  const out = new Uint8Array(table.length * 8);
-  encodeEntries(table, 0, table.length, out);
-  return out;
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  // Tables are kept in their on-disk little-endian form and read through a Uint32Array.
+  throw new Error('qedlab QED engine needs a little-endian host');
 }
 
 /**
- * Writes the 512-byte sectors of a table that hold entries [index, index + n), like QEMU's
- * qed_write_table: one pwrite covering whole sectors. `scratch` is reused between calls (the
- * hot path of every allocating write); devices copy what they are given.
+ * An L1 or L2 table: `entries` little-endian u64 offsets, kept in on-disk form so that reading a
+ * table is one copy and writing sectors of it needs no encoding; entries are read as two u32
+ * halves (exact below 2^53, far beyond any file the lab writes; a larger value is past the end of
+ * the file and invalid either way).
  */
-export class TableWriter {
-  #scratch = new Uint8Array(SECTOR_BYTES);
+export class QedTable {
+  readonly bytes: Uint8Array;
+  readonly words: Uint32Array;
+  readonly entries: number;
 
-  writeSectors(
-    device: BlockDevice,
-    tableOffsetBytes: number,
-    table: Float64Array,
-    index: number,
-    n: number,
-    kind: IoKind,
-  ): void {
-    const firstSector = Math.floor(index / ENTRIES_PER_SECTOR);
-    const endSector = Math.ceil((index + n) / ENTRIES_PER_SECTOR);
-    const firstEntry = firstSector * ENTRIES_PER_SECTOR;
-    const count = Math.min(endSector * ENTRIES_PER_SECTOR, table.length) - firstEntry;
-    const bytes = (endSector - firstSector) * SECTOR_BYTES;
-    if (this.#scratch.length < bytes) this.#scratch = new Uint8Array(bytes);
-    const out = this.#scratch.subarray(0, bytes);
-    encodeEntries(table, firstEntry, count, out);
-    device.write(tableOffsetBytes + firstSector * SECTOR_BYTES, out, kind);
+  constructor(bytes: Uint8Array) {
+    this.bytes = (bytes.byteOffset & 7) === 0 ? bytes : bytes.slice();
+    this.entries = this.bytes.length >>> 3;
+    this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.entries * 2);
+  }
+
+  static zeroed(entries: number): QedTable {
+    return new QedTable(new Uint8Array(entries * 8));
+  }
+
+  get(index: number): number {
+    const w = this.words;
+    const hi = w[2 * index + 1] as number;
+    const lo = w[2 * index] as number;
+    return hi === 0 ? lo : hi * TWO_POW_32 + lo;
+  }
+
+  set(index: number, value: number): void {
+    const w = this.words;
+    if (value < TWO_POW_32) {
+      w[2 * index] = value;
+      w[2 * index + 1] = 0;
+    } else {
+      const hi = Math.floor(value / TWO_POW_32);
+      w[2 * index] = value - hi * TWO_POW_32;
+      w[2 * index + 1] = hi;
+    }
   }
 }
 
@@ -80,8 +53,25 @@ export class TableWriter {
 export function readTable(
   device: BlockDevice,
   offsetBytes: number,
-  nelems: number,
+  entries: number,
   kind: IoKind,
-): Float64Array {
-  return decodeTable(device.read(offsetBytes, nelems * 8, kind), nelems);
+): QedTable {
+  return new QedTable(device.read(offsetBytes, entries * 8, kind));
+}
+
+/**
+ * Writes the 512-byte sectors of a table holding entries [index, index + n), like QEMU's
+ * qed_write_table: one pwrite covering whole sectors, straight from the table's bytes.
+ */
+export function writeTableSectors(
+  device: BlockDevice,
+  tableOffsetBytes: number,
+  table: QedTable,
+  index: number,
+  n: number,
+  kind: IoKind,
+): void {
+  const firstByte = Math.floor((index * 8) / SECTOR_BYTES) * SECTOR_BYTES;
+  const endByte = Math.ceil(((index + n) * 8) / SECTOR_BYTES) * SECTOR_BYTES;
+  device.write(tableOffsetBytes + firstByte, table.bytes.subarray(firstByte, endByte), kind);
 }

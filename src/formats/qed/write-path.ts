@@ -3,7 +3,7 @@ import { ClusterKind, type ClusterRun, findCluster, newClusterRun } from './clus
 import { QED_CLUSTER_ZERO_MARKER } from './constants.ts';
 import type { NeedCheckTimer } from './need-check.ts';
 import type { QedState } from './state.ts';
-import { encodeTable } from './table.ts';
+import { QedTable, writeTableSectors } from './table.ts';
 
 /**
  * QEMU 7.2's QED write path (qed_aio_write_data and what it calls), issuing the same host
@@ -48,7 +48,13 @@ export class QedWritePath {
         const n = run.lengthBytes;
         const dataOffset = pos - posBytes;
         if (run.kind === ClusterKind.Found) {
-          const chunk = data ? data.subarray(dataOffset, dataOffset + n) : zeroBytes(n);
+          const chunk =
+            data === null
+              ? zeroBytes(n)
+              : dataOffset === 0 && n === data.length
+                ? data
+                : data.subarray(dataOffset, dataOffset + n);
+          state.tableShadow.noteDataWrite(run.hostOffsetBytes, n);
           state.device.write(run.hostOffsetBytes, chunk, 'data');
         } else {
           if (!holdsAllocationSlot) {
@@ -69,7 +75,7 @@ export class QedWritePath {
     const state = this.#state;
     const run = this.#run;
     const cs = state.clusterSizeBytes;
-    const inCluster = pos % cs;
+    const inCluster = pos - Math.floor(pos * state.clusterSizeInverse) * cs;
     const l2Index = run.l2Index;
     // QEMU sizes the allocation with its ÷(cs−1) qed_bytes_to_clusters; it only differs for runs
     // of cs−1 or more clusters, where QEMU would also write past the table: clamp there.
@@ -92,9 +98,11 @@ export class QedWritePath {
       const clusterStart = pos - inCluster;
       this.#copyFromBacking(clusterStart, inCluster, cluster);
       const tailStart = pos + n;
-      const tailLength = Math.ceil(tailStart / cs) * cs - tailStart;
+      const tailLength = Math.ceil(tailStart * state.clusterSizeInverse) * cs - tailStart;
       this.#copyFromBacking(tailStart, tailLength, cluster + inCluster + n);
-      state.device.write(cluster + inCluster, data.subarray(dataOffset, dataOffset + n), 'data');
+      const chunk =
+        dataOffset === 0 && n === data.length ? data : data.subarray(dataOffset, dataOffset + n);
+      state.device.write(cluster + inCluster, chunk, 'data');
       // With a backing file QEMU never sets NEED_CHECK; it orders data before L2 with a flush.
       if (state.backing !== undefined) state.device.flush();
     }
@@ -119,43 +127,38 @@ export class QedWritePath {
     const run = this.#run;
     const cs = state.clusterSizeBytes;
     if (run.kind === ClusterKind.L1Missing) {
-      const table = new Float64Array(state.tableEntries);
+      const table = QedTable.zeroed(state.tableEntries);
       fillEntries(table, l2Index, nclusters, cluster, cs);
       const l2Offset = state.allocClusters(state.tableSizeClusters);
-      state.device.write(l2Offset, encodeTable(table), 'l2');
+      state.device.write(l2Offset, table.bytes, 'l2');
       state.device.flush();
       const l1Index = Math.floor(pos / state.l2CoverageBytes);
-      state.l1Table[l1Index] = l2Offset;
-      state.tableWriter.writeSectors(
-        state.device,
-        state.l1TableOffsetBytes,
-        state.l1Table,
-        l1Index,
-        1,
-        'l1',
-      );
-      state.l2Cache.insert(l2Offset, table);
+      state.l1Table.set(l1Index, l2Offset);
+      writeTableSectors(state.device, state.l1TableOffsetBytes, state.l1Table, l1Index, 1, 'l1');
+      const key = l2Offset * state.clusterSizeInverse;
+      state.tableShadow.add(key, table);
+      state.l2Cache.insert(key, table, l1Index);
       return;
     }
-    const table = run.table as Float64Array;
+    const table = run.table as QedTable;
     fillEntries(table, l2Index, nclusters, cluster, cs);
-    const l2Offset = state.l1Table[Math.floor(pos / state.l2CoverageBytes)] as number;
-    state.tableWriter.writeSectors(state.device, l2Offset, table, l2Index, nclusters, 'l2');
+    const l2Offset = state.l1Table.get(Math.floor(pos / state.l2CoverageBytes));
+    writeTableSectors(state.device, l2Offset, table, l2Index, nclusters, 'l2');
   }
 }
 
 function fillEntries(
-  table: Float64Array,
+  table: QedTable,
   index: number,
   n: number,
   cluster: number,
   clusterSizeBytes: number,
 ): void {
   if (cluster === QED_CLUSTER_ZERO_MARKER) {
-    table.fill(QED_CLUSTER_ZERO_MARKER, index, index + n);
+    for (let i = 0; i < n; i++) table.set(index + i, QED_CLUSTER_ZERO_MARKER);
     return;
   }
-  for (let i = 0; i < n; i++) table[index + i] = cluster + i * clusterSizeBytes;
+  for (let i = 0; i < n; i++) table.set(index + i, cluster + i * clusterSizeBytes);
 }
 
 /** Backing-file bytes; past the backing file's end reads as zeros (as QEMU's block layer pads). */
