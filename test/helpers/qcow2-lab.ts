@@ -34,7 +34,7 @@ export interface LabSession {
 /** Opens an image file through the lab's metered stack, logging host I/O. */
 export function labOpen(
   path: string,
-  options: { readOnly?: boolean; forCheck?: boolean } = {},
+  options: { readOnly?: boolean; forCheck?: boolean; discardUnmap?: boolean } = {},
 ): LabSession {
   const file = FileDevice.open(path, { readOnly: options.readOnly ?? false });
   const log: IoRecord[] = [];
@@ -43,6 +43,7 @@ export function labOpen(
     device,
     readOnly: options.readOnly ?? false,
     forCheck: options.forCheck ?? false,
+    discardUnmap: options.discardUnmap ?? true,
   });
   return {
     image,

@@ -59,6 +59,13 @@ interface Ctx {
 function incRefcounts(c: Ctx, offset: number, size: number): void {
   if (size <= 0) return;
   const cs = c.s.clusterSize;
+  if (offset + size - c.s.device.size() >= cs) {
+    c.messages.push(
+      `ERROR: counting reference for region exceeding the end of the file by one cluster or more: offset 0x${hex(offset)} size 0x${hex(size)}`,
+    );
+    c.res.corruptions++;
+    return;
+  }
   const start = Math.floor(offset / cs);
   const last = Math.floor((offset + size - 1) / cs);
   for (let k = start; k <= last; k++) {
