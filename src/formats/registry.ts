@@ -1,6 +1,6 @@
 import { UsageError } from '../util/errors.ts';
-import { qedDriver } from './qed/qed-format.ts';
 import { qcow2Driver } from './qcow2/qcow2-format.ts';
+import { qedDriver } from './qed/qed-format.ts';
 import { rawDriver } from './raw/raw-format.ts';
 import type { FormatDriver } from './types.ts';
 
