@@ -78,9 +78,12 @@ describe('qedlab plot turns a results file into charts and reports', () => {
     expect(markdown).toContain('```text\nSimulated open + check time after a power cut, ms');
   });
 
-  it('writes byte-identical files when run again', () => {
+  it('writes byte-identical files when run again, by default into charts/<suite>/ beside results/', () => {
     const before = [...output.charts, output.text, output.markdown].map((f) => fs.readFileSync(f));
-    const again = plotResults(jsonPath, path.join(dir, 'charts', 'tiny'));
+    const again = plotResults(jsonPath);
+    expect(again.charts.map((c) => path.dirname(c))).toEqual(
+      output.charts.map(() => path.join(dir, 'charts', 'tiny')),
+    );
     const after = [...again.charts, again.text, again.markdown].map((f) => fs.readFileSync(f));
     expect(after.length).toBe(before.length);
     after.forEach((bytes, i) => {

@@ -58,9 +58,12 @@ const FOOTER_HEIGHT_CSS = 16;
 
 /** The provenance line under every chart: which suite, seeds and lab build produced it. */
 export function footerText(footer: ChartFooter): string {
-  const seeds = footer.seeds.length === 0 ? 'none' : footer.seeds.join(', ');
+  const seeds =
+    footer.seeds.length === 0
+      ? 'seeds none'
+      : `${footer.seeds.length === 1 ? 'seed' : 'seeds'} ${footer.seeds.join(', ')}`;
   const build = footer.gitCommit ? ` (${footer.gitCommit.slice(0, 12)})` : '';
-  return `suite ${footer.suite} · seeds ${seeds} · qedlab ${footer.labVersion}${build} · simulated time`;
+  return `suite ${footer.suite} · ${seeds} · qedlab ${footer.labVersion}${build} · simulated time`;
 }
 
 function footerPlugin(text: string): Plugin {

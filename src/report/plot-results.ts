@@ -16,9 +16,21 @@ export interface PlotOutput {
   markdown: string;
 }
 
-/** Where charts go by default: `charts/<suite>/` under the current directory. */
-export function defaultChartDir(suite: string): string {
-  return path.join('charts', suite);
+/**
+ * Where charts go by default: `charts/<suite>/` beside the results directory when the JSON sits
+ * in one named `results/` (the lab's own layout: results/default.json → charts/default/), else
+ * `charts/<suite>/` in the JSON's directory.
+ */
+export function defaultChartDir(resultsJsonPath: string, suite: string): string {
+  const dir = path.dirname(path.resolve(resultsJsonPath));
+  const root = path.basename(dir) === 'results' ? path.dirname(dir) : dir;
+  return path.join(root, 'charts', suite);
+}
+
+/** The files written, one path a line relative to the current directory (stdout of the CLI). */
+export function plotOutputLines(output: PlotOutput): string {
+  const show = (p: string) => path.relative(process.cwd(), p) || p;
+  return [...output.charts, output.text, output.markdown].map((p) => `${show(p)}\n`).join('');
 }
 
 /** Reads a results JSON, with one-line errors for the files a user can get wrong. */
@@ -58,7 +70,7 @@ export function readResultsFile(file: string): ResultsFile {
 export function plotResults(resultsJsonPath: string, outDir?: string): PlotOutput {
   const file = readResultsFile(resultsJsonPath);
   const suite = file.meta.suite.name;
-  const chartDir = outDir ?? defaultChartDir(suite);
+  const chartDir = outDir ?? defaultChartDir(resultsJsonPath, suite);
   const report = buildReport(file);
   const base = path.join(path.dirname(resultsJsonPath), suite);
   const textPath = `${base}.txt`;

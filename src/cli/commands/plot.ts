@@ -1,6 +1,5 @@
-import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { plotResults } from '../../report/plot-results.ts';
+import { plotOutputLines, plotResults } from '../../report/plot-results.ts';
 
 export const command = 'plot <results>';
 export const describe =
@@ -16,7 +15,7 @@ export function builder(yargs: Argv) {
     .option('out', {
       type: 'string',
       describe: 'directory for the PNGs',
-      defaultDescription: 'charts/<suite>/',
+      defaultDescription: 'charts/<suite>/ beside results/',
     });
 }
 
@@ -24,9 +23,5 @@ type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
 
 /** Prints the paths written, one a line (machine output on stdout, as `qedlab bench`). */
 export function handler(argv: Args): void {
-  const written = plotResults(argv.results, argv.out);
-  const show = (p: string) => path.relative(process.cwd(), p) || p;
-  process.stdout.write(
-    [...written.charts, written.text, written.markdown].map((p) => `${show(p)}\n`).join(''),
-  );
+  process.stdout.write(plotOutputLines(plotResults(argv.results, argv.out)));
 }
