@@ -84,12 +84,10 @@ export class L2Cache {
     return out;
   }
 
+  /** Keys are unique and empty slots hold -1, so a plain scan of the ring finds membership. */
   #position(key: number): number {
     const keys = this.#keys;
-    for (let i = 0; i < this.#size; i++) {
-      const p = (this.#head + i) % this.capacity;
-      if (keys[p] === key) return p;
-    }
+    for (let p = 0; p < keys.length; p++) if (keys[p] === key) return p;
     return -1;
   }
 }

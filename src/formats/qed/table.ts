@@ -2,6 +2,9 @@ import type { BlockDevice, IoKind } from '../../device/types.ts';
 import { SECTOR_BYTES } from './constants.ts';
 
 const TWO_POW_32 = 4294967296;
+const SLAB_BYTES = 16 * 1024 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = SLAB_BYTES;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   // Tables are kept in their on-disk little-endian form and read through a Uint32Array.
@@ -25,8 +28,20 @@ export class QedTable {
     this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.entries * 2);
   }
 
+  /**
+   * A new all-zero table. Small tables are carved from 16 MiB slabs: allocating hundreds of
+   * separate 256 KiB buffers costs more in GC pressure than the tables themselves.
+   */
   static zeroed(entries: number): QedTable {
-    return new QedTable(new Uint8Array(entries * 8));
+    const bytes = entries * 8;
+    if (bytes === 0 || bytes > SLAB_BYTES / 16) return new QedTable(new Uint8Array(bytes));
+    if (slabUsed + bytes > SLAB_BYTES) {
+      slab = new ArrayBuffer(SLAB_BYTES);
+      slabUsed = 0;
+    }
+    const view = new Uint8Array(slab, slabUsed, bytes);
+    slabUsed += bytes;
+    return new QedTable(view);
   }
 
   get(index: number): number {
