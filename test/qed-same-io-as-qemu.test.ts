@@ -76,6 +76,27 @@ describeWithQemu('QED: same bytes and same host I/O as qemu-io', () => {
     }
   });
 
+  it('discard is a no-op, flush after nothing written issues nothing, data stays readable', () => {
+    const script = [
+      'write -P 0x11 0 128k',
+      'discard 0 64k',
+      'flush',
+      'flush',
+      'discard 1M 1M',
+      'read -P 0x11 0 128k',
+      'write -z 0 64k',
+      'write -z 64k 4k',
+      'read -P 0 0 68k',
+    ];
+    for (const cacheMode of ['writeback', 'writethrough'] as const) {
+      const run = compareWithQemuIo({ format: 'qed', sizeBytes: '4G', script, cacheMode });
+      expect(run.qemu.stdout).not.toMatch(/fail/i);
+      expect(run.lab.status, run.lab.stderr).toBe(0);
+      expect(firstIoDifference(run.qemu.ops, run.lab.ops)?.context).toBeUndefined();
+      expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
+    }
+  });
+
   it('with a raw backing file: COW from the backing file, data flushed before the L2', () => {
     const base = new Uint8Array(3 * 2 ** 20);
     for (let i = 0; i < base.length; i++) base[i] = (i >> 9) & 0xff;

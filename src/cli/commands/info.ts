@@ -47,7 +47,10 @@ export function handler(argv: Args): void {
       'actual-size': actualSizeBytes,
       'dirty-flag': info.dirty,
       'backing-filename': info.backingFile,
-      'full-backing-filename': info.backingFile,
+      'full-backing-filename':
+        info.backingFile === undefined
+          ? undefined
+          : fullBackingFilename(argv.file, info.backingFile),
       'backing-filename-format': info.backingFormat,
       'format-specific': info.formatSpecific,
     };
@@ -67,4 +70,11 @@ export function handler(argv: Args): void {
     for (const [k, v] of Object.entries(info.formatSpecific)) out += `    ${k}: ${String(v)}\n`;
   }
   process.stdout.write(out);
+}
+
+/** QEMU's path_combine: a relative backing name is relative to the overlay's directory as given. */
+export function fullBackingFilename(overlay: string, backing: string): string {
+  if (backing.startsWith('/')) return backing;
+  const slash = overlay.lastIndexOf('/');
+  return `${overlay.slice(0, slash + 1)}${backing}`;
 }
