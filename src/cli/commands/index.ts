@@ -8,6 +8,7 @@ import * as io from './io.ts';
 import * as map from './map.ts';
 import * as plot from './plot.ts';
 import * as run from './run.ts';
+import * as snapshot from './snapshot.ts';
 
 /**
  * Every `qedlab` sub-command; each module exports command, describe, builder and handler.
@@ -23,4 +24,5 @@ export const COMMANDS = [
   run,
   compare,
   plot,
+  snapshot,
 ] as unknown as readonly CommandModule[];

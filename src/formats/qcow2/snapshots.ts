@@ -207,9 +207,6 @@ export class Qcow2Snapshots implements InternalSnapshots {
       }
     }
     const id = String(this.#maxId + 1);
-    if (s.snapshots.some((e) => e.name === name) && name !== '') {
-      throw new UsageError(`Snapshot with name '${name}' already exists`);
-    }
     const entry: SnapshotEntry = {
       l1TableOffset: 0,
       l1Size: s.l1Size,
@@ -232,12 +229,12 @@ export class Qcow2Snapshots implements InternalSnapshots {
     return toInfo(entry);
   }
 
-  /** qcow2_snapshot_delete (by id first, then by name, as qemu-img). */
+  /** qcow2_snapshot_delete; qemu-img snapshot -d looks the snapshot up by name only. */
   delete(idOrName: string): void {
     const s = this.#state();
-    const index = findSnapshot(s, idOrName);
+    const index = s.snapshots.findIndex((e) => e.name === idOrName);
     if (index < 0)
-      throw new UsageError(`Could not delete snapshot '${idOrName}': Can't find the snapshot`);
+      throw new UsageError(`Could not delete snapshot '${idOrName}': snapshot not found`);
     const sn = s.snapshots[index] as SnapshotEntry;
     validateSnapshotL1(s, sn);
     const remaining = s.snapshots.filter((_, i) => i !== index);
@@ -254,7 +251,9 @@ export class Qcow2Snapshots implements InternalSnapshots {
     const s = this.#state();
     const index = findSnapshot(s, idOrName);
     if (index < 0)
-      throw new UsageError(`Could not apply snapshot '${idOrName}': Can't find the snapshot`);
+      throw new UsageError(
+        `Could not apply snapshot '${idOrName}': Failed to load snapshot: No such file or directory`,
+      );
     const sn = s.snapshots[index] as SnapshotEntry;
     validateSnapshotL1(s, sn);
     if (sn.diskSizeBytes !== s.sizeBytes) {
