@@ -590,7 +590,20 @@ const metadataPerGib: FigureDefinition = {
         sizes.length > 1
           ? `${workload(r)}|${formatSize(size(r))}|${label(r)}`
           : `${workload(r)}|${label(r)}`;
-      const categories = distinct(devRows, categoryKey);
+      // Bars of one workload side by side (rows come format by format).
+      const order = (values: string[]) => (v: string) => values.indexOf(v);
+      const workloadAt = order(distinct(devRows, workload));
+      const labelAt = order(distinct(devRows, label));
+      const rank = (key: string) => {
+        const r = devRows.find((row) => categoryKey(row) === key) as ResultRow;
+        return [workloadAt(workload(r)), size(r), labelAt(label(r))];
+      };
+      const categories = distinct(devRows, categoryKey).sort((a, b) => {
+        const [ra, rb] = [rank(a), rank(b)];
+        return (
+          (ra[0] ?? 0) - (rb[0] ?? 0) || (ra[1] ?? 0) - (rb[1] ?? 0) || (ra[2] ?? 0) - (rb[2] ?? 0)
+        );
+      });
       const perGib = (r: ResultRow, kind: string) =>
         (num(r, `host_written_bytes_${kind.replace('-', '_')}`) ?? 0) /
         ((num(r, 'guest_written_bytes') ?? 1) / GIB);
@@ -613,7 +626,7 @@ const metadataPerGib: FigureDefinition = {
         body: {
           kind: 'bar',
           stacked: true,
-          categories: categories.map((c) => c.split('|')),
+          categories: groupedCategoryLabels(categories.map((c) => c.split('|'))),
           categoryTitle: sizes.length > 1 ? 'workload / size / format' : 'workload / format',
           y: { title: 'bytes written per GiB of guest data', unit: 'bytes', log: false },
           series: kinds,
@@ -657,6 +670,31 @@ const metadataPerGib: FigureDefinition = {
     return content;
   },
 };
+
+/**
+ * Multi-line category labels where every line but the last names a group of neighbouring bars:
+ * the group name is printed once, under the middle bar of its run, so fifteen bars of five
+ * workloads do not print "discard-churn" fifteen times on top of each other.
+ */
+export function groupedCategoryLabels(labels: readonly string[][]): string[][] {
+  const out = labels.map((l) => [...l]);
+  const depth = Math.max(0, ...labels.map((l) => l.length - 1));
+  for (let line = 0; line < depth; line++) {
+    let start = 0;
+    while (start < labels.length) {
+      const prefix = (i: number) => (labels[i] ?? []).slice(0, line + 1).join('|');
+      let end = start + 1;
+      while (end < labels.length && prefix(end) === prefix(start)) end++;
+      const middle = start + Math.floor((end - start - 1) / 2);
+      for (let i = start; i < end; i++) {
+        const row = out[i];
+        if (row !== undefined && i !== middle) row[line] = '';
+      }
+      start = end;
+    }
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 // 5. internal snapshots
