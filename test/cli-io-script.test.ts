@@ -14,7 +14,9 @@ describe('qedlab io commands', () => {
       lengthBytes: 65536,
       pattern: 0xaa,
       zero: false,
+      mayUnmap: false,
     });
+    expect(parseQemuIoCommand('write -z -u 0 64k')).toMatchObject({ zero: true, mayUnmap: true });
     expect(parseQemuIoCommand('write -z 0x10000 1M')).toMatchObject({
       zero: true,
       offsetBytes: 65536,

@@ -9,7 +9,15 @@ import { formatSize, parseSizeBytes } from '../util/size.ts';
  * the bench runner's replay workload can reuse both.
  */
 export type QemuIoCommand =
-  | { op: 'write'; offsetBytes: number; lengthBytes: number; pattern: number; zero: boolean }
+  | {
+      op: 'write';
+      offsetBytes: number;
+      lengthBytes: number;
+      pattern: number;
+      zero: boolean;
+      /** `write -z -u`: BDRV_REQ_MAY_UNMAP, the format may deallocate (qcow2). */
+      mayUnmap: boolean;
+    }
   | { op: 'read'; offsetBytes: number; lengthBytes: number; pattern: number | undefined }
   | { op: 'discard'; offsetBytes: number; lengthBytes: number }
   | { op: 'flush' }
@@ -71,7 +79,8 @@ export function parseQemuIoCommand(line: string): QemuIoCommand | undefined {
       const pattern = flags.has('P')
         ? parsePattern(flags.get('P') as string)
         : QEMU_IO_DEFAULT_PATTERN;
-      return { op: 'write', ...range('write'), pattern, zero };
+      if (flags.has('u') && !zero) throw new UsageError('write: -u needs -z');
+      return { op: 'write', ...range('write'), pattern, zero, mayUnmap: flags.has('u') };
     }
     case 'read': {
       allowFlags('read', 'Pq');
@@ -161,12 +170,15 @@ export class QemuIoSession {
     const startNs = this.#clock.nowNs();
     switch (command.op) {
       case 'write': {
-        if (command.zero) image.writeZeroes(command.offsetBytes, command.lengthBytes);
-        else
+        if (command.zero) {
+          const options = command.mayUnmap ? { mayUnmap: true } : undefined;
+          image.writeZeroes(command.offsetBytes, command.lengthBytes, options);
+        } else {
           image.write(
             command.offsetBytes,
             this.#patterns.get(command.pattern, command.lengthBytes),
           );
+        }
         if (this.#options.writethrough) image.flush();
         this.#report('wrote', command.offsetBytes, command.lengthBytes, startNs);
         break;
