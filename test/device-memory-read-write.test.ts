@@ -48,6 +48,19 @@ describe('MemoryDevice reads, writes and size', () => {
     expect(device.read(4096, 4096, 'data').every((b) => b === 0)).toBe(true);
   });
 
+  it('read returns a plain Uint8Array over its own ArrayBuffer, zeros where nothing was written', () => {
+    const device = new MemoryDevice();
+    device.write(8192, new Uint8Array(4096).fill(0xff), 'l2');
+    // Churn allocations so recycled (dirty) memory would show through if any byte were skipped.
+    for (let i = 0; i < 200; i++) device.read(8192, 4096, 'l2');
+    const out = device.read(0, 3 * 4096, 'l2');
+    expect(Object.getPrototypeOf(out)).toBe(Uint8Array.prototype);
+    expect(out.byteOffset).toBe(0);
+    expect(out.buffer.byteLength).toBe(3 * 4096);
+    expect(out.subarray(0, 8192).every((b) => b === 0)).toBe(true);
+    expect(out.subarray(8192).every((b) => b === 0xff)).toBe(true);
+  });
+
   it('readInto fills a caller buffer, zeroing what was never written', () => {
     const device = new MemoryDevice();
     device.write(10, new Uint8Array([5]), 'l1');

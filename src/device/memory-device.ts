@@ -69,7 +69,11 @@ export class MemoryDevice implements BlockDevice {
   }
 
   read(offsetBytes: number, lengthBytes: number, _kind?: IoKind): Uint8Array {
-    const out = new Uint8Array(lengthBytes);
+    // readInto writes every byte, so the buffer need not be zeroed first (zeroing fresh memory
+    // costs as much as the copy). A plain Uint8Array over its own ArrayBuffer, offset 0: callers
+    // may wrap `.buffer` in a DataView.
+    const buffer = Buffer.allocUnsafeSlow(lengthBytes);
+    const out = new Uint8Array(buffer.buffer, buffer.byteOffset, lengthBytes);
     this.readInto(offsetBytes, out);
     return out;
   }
