@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { writeResults } from '../../bench/results.ts';
 import { runSuite } from '../../bench/run-suite.ts';
 import { loadSuite } from '../../bench/suite.ts';
+import { plotOutputLines, plotResults } from '../../report/plot-results.ts';
 import { UsageError } from '../../util/errors.ts';
 
 export const command = 'bench';
@@ -78,5 +79,8 @@ export function handler(argv: Args): void {
   process.stdout.write(
     `${path.relative(process.cwd(), written.csv)}\n${path.relative(process.cwd(), written.json)}\n`,
   );
+  // Charts and reports for the lab's own results/ (`qedlab plot` draws any other results file).
+  if (path.resolve(argv.out) === path.resolve(DEFAULT_OUT))
+    process.stdout.write(plotOutputLines(plotResults(written.json)));
   if (errors > 0) process.exitCode = 1;
 }
