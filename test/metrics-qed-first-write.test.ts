@@ -43,6 +43,12 @@ describe('metrics of the first 4 KiB write into an empty 1 TiB QED image', () =>
     // (512 + 262144 + 512) bytes per 4 KiB → × 262144 per GiB.
     expect(row.metadata_written_bytes_per_guest_gib).toBe((512 + 262144 + 512) * 262144);
     expect(row.write_amplification).toBe((512 + 61440 + 4096 + 262144 + 512) / 4096);
+    // Footprint: the clusters the run wrote metadata into (the header's, the L1's first, the
+    // new L2's four).
+    expect(row.metadata_footprint_bytes_header).toBe(65536);
+    expect(row.metadata_footprint_bytes_l1).toBe(65536);
+    expect(row.metadata_footprint_bytes_l2).toBe(262144);
+    expect(row.metadata_footprint_bytes).toBe(65536 * 6);
     // Header + L1 (5 clusters at create) + one data cluster + one 4-cluster L2.
     expect(row.image_file_size_bytes).toBe(327680 + 65536 + 262144);
   });

@@ -40,6 +40,12 @@ const PER_KIND_COLUMNS = IO_KINDS.flatMap((k) => [
   `host_read_bytes_${kindColumn(k)}`,
 ]);
 
+const METADATA_KINDS = IO_KINDS.filter((k) => k !== 'data' && k !== 'zero-fill');
+const FOOTPRINT_COLUMNS = [
+  'metadata_footprint_bytes',
+  ...METADATA_KINDS.map((k) => `metadata_footprint_bytes_${kindColumn(k)}`),
+];
+
 const FSCK_COLUMNS = [
   'fsck_needed_check',
   'fsck_ms',
@@ -80,6 +86,7 @@ export const METRIC_COLUMNS = [
   'metadata_written_bytes',
   'metadata_read_bytes',
   'metadata_written_bytes_per_guest_gib',
+  ...FOOTPRINT_COLUMNS,
   'write_amplification',
   'image_file_size_bytes',
   'sim_time_ms',
@@ -153,7 +160,7 @@ export function metricsRow(c: BenchCase, m: CaseMeasurement): ResultRow {
     field: 'ops' | 'bytes',
     kinds: readonly IoKind[] = IO_KINDS,
   ): number => kinds.reduce((s, k) => s + table[k][field], 0);
-  const metadataKinds = IO_KINDS.filter((k) => k !== 'data' && k !== 'zero-fill');
+  const metadataKinds = METADATA_KINDS;
   Object.assign(row, {
     guest_requests: g.requests,
     guest_reads: g.reads,
@@ -188,6 +195,16 @@ export function metricsRow(c: BenchCase, m: CaseMeasurement): ResultRow {
     metadata_read_bytes: sum(h.read, 'bytes', metadataKinds),
     metadata_written_bytes_per_guest_gib:
       g.writtenBytes > 0 ? round(metadataWritten / (g.writtenBytes / GIB), 1) : null,
+    metadata_footprint_bytes: METADATA_KINDS.reduce(
+      (total, k) => total + (m.metadataFootprintBytes[k] ?? 0),
+      0,
+    ),
+    ...Object.fromEntries(
+      METADATA_KINDS.map((k) => [
+        `metadata_footprint_bytes_${kindColumn(k)}`,
+        m.metadataFootprintBytes[k] ?? 0,
+      ]),
+    ),
     write_amplification:
       g.writtenBytes > 0 ? round(sum(h.write, 'bytes') / g.writtenBytes, 4) : null,
     image_file_size_bytes: m.imageFileSizeBytes,

@@ -2,9 +2,10 @@ import { SimClock } from '../device/clock.ts';
 import { createCostModel } from '../device/cost-models.ts';
 import type { CrashPolicy } from '../device/crash-states.ts';
 import type { IoCountersSnapshot } from '../device/io-counters.ts';
+import { isMetadataKind } from '../device/io-counters.ts';
 import { MemoryDevice } from '../device/memory-device.ts';
 import { MeteredDevice } from '../device/metered-device.ts';
-import type { IoRecord } from '../device/types.ts';
+import { IO_KINDS, type IoKind, type IoRecord } from '../device/types.ts';
 import { VolatileCacheDevice } from '../device/volatile-cache-device.ts';
 import { getDriver } from '../formats/registry.ts';
 import type { ImageFormat } from '../formats/types.ts';
@@ -12,6 +13,7 @@ import { Rng } from '../util/rng.ts';
 import { createWorkload } from '../workloads/index.ts';
 import type { GuestRequest } from '../workloads/types.ts';
 import type { BenchCase } from './cases.ts';
+import { FootprintDevice } from './footprint-device.ts';
 import { type FsckMeasurement, measureReopen } from './fsck.ts';
 import type { HistogramBucket } from './histogram.ts';
 import { LatencyRecorder, type LatencySummary } from './latency-recorder.ts';
@@ -39,6 +41,11 @@ export interface CaseMeasurement {
   /** Host I/O from the first guest request to the last (the open before is not counted). */
   host: IoCountersSnapshot;
   imageFileSizeBytes: number;
+  /**
+   * Per metadata kind: host clusters written during the run × cluster size (the on-disk size of
+   * the tables the run touched; structures only written at create are not in it).
+   */
+  metadataFootprintBytes: Partial<Record<IoKind, number>>;
   /** Simulated time from the first request to the end of the last one. */
   simulatedNs: number;
   /** Data requests (read, write, zero, discard). */
@@ -91,9 +98,12 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
   creator.flush();
 
   const clock = new SimClock();
-  const device = new MeteredDevice(cache, { clock, costModel: createCostModel(c.device) });
+  const footprint = new FootprintDevice(cache);
+  const device = new MeteredDevice(footprint, { clock, costModel: createCostModel(c.device) });
   const image = driver.open({ device, readOnly: false, forCheck: false, clock });
   device.counters.reset();
+  footprint.granuleBytes = image.info().clusterSizeBytes ?? 512;
+  footprint.enabled = true;
   device.log = options.ioLog;
 
   const crashAt = pickCrashPoints(workload.requestCount ?? 0, c.crashPoints, c.seed);
@@ -147,6 +157,10 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
   }
   const simulatedNs = clock.nowNs() - startNs;
   const host = device.counters.snapshot();
+  footprint.enabled = false;
+  const metadataFootprintBytes = Object.fromEntries(
+    IO_KINDS.filter(isMetadataKind).map((k) => [k, footprint.footprintBytes(k)]),
+  ) as Partial<Record<IoKind, number>>;
   const imageFileSizeBytes = device.size();
   const fsckAtEnd = c.fsckAtEnd
     ? measureReopen(driver, cache.crash(policy), c.device, guest.requests)
@@ -164,6 +178,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     guest,
     host,
     imageFileSizeBytes,
+    metadataFootprintBytes,
     simulatedNs,
     latency: latency.summary(),
     histogram: latency.histogram.buckets(),

@@ -155,7 +155,11 @@ export function renderRow(row: ResultRow): string {
     ([k, v]) =>
       v !== null &&
       v !== '' &&
-      !(/^host_(write|read)_(ops|bytes)_|^host_(written|read)_bytes_/.test(k) && v === 0),
+      !(
+        /^host_(write|read)_(ops|bytes)_|^host_(written|read)_bytes_|^metadata_footprint_bytes_/.test(
+          k,
+        ) && v === 0
+      ),
   );
   const width = Math.max(...entries.map(([k]) => k.length));
   return `${entries
