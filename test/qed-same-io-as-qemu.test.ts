@@ -76,6 +76,47 @@ describeWithQemu('QED: same bytes and same host I/O as qemu-io', () => {
     }
   });
 
+  it('large requests over mixed runs, both cache modes', () => {
+    const script = [
+      'write -P 1 1M 5M',
+      'write -P 2 3M 4M',
+      'write -z 2M 6M',
+      'write -z 100k 3M',
+      'write -P 3 0 9M',
+      'write -z 512 8M',
+    ];
+    for (const cacheMode of ['writeback', 'writethrough'] as const) {
+      const run = compareWithQemuIo({
+        format: 'qed',
+        createOptions: 'cluster_size=4k,table_size=2',
+        sizeBytes: '1G',
+        script,
+        cacheMode,
+      });
+      expect(run.lab.status, run.lab.stderr).toBe(0);
+      expect(firstIoDifference(run.qemu.ops, run.lab.ops)?.context).toBeUndefined();
+      expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
+    }
+  });
+
+  it("QEMU's ÷(cs−1) allocation sizing: a run of cs−1 clusters gets one extra L2 entry", () => {
+    // 4 KiB clusters, table_size 8: 4096 entries per L2; 4095 clusters written from entry 0.
+    const run = compareWithQemuIo({
+      format: 'qed',
+      createOptions: 'cluster_size=4k,table_size=8',
+      sizeBytes: '1G',
+      script: ['write -P 1 0 16773120', 'read -P 0 16773120 4096', 'write -P 2 16773120 4k'],
+      cacheMode: 'writeback',
+    });
+    expect(run.lab.status, run.lab.stderr).toBe(0);
+    expect(firstIoDifference(run.qemu.ops, run.lab.ops)?.context).toBeUndefined();
+    expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
+    const view = new DataView(run.lab.image.buffer, run.lab.image.byteOffset);
+    const l2 = Number(view.getBigUint64(4096, true));
+    const entry = (i: number) => Number(view.getBigUint64(l2 + 8 * i, true));
+    expect(entry(4095)).toBe(entry(0) + 4095 * 4096);
+  });
+
   it('discard is a no-op, flush after nothing written issues nothing, data stays readable', () => {
     const script = [
       'write -P 0x11 0 128k',
