@@ -1,9 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { describeWithQemu } from './helpers/qemu.ts';
 import {
   compareWithQemuIo,
   firstByteDifference,
   firstIoDifference,
+  makeTempDir,
 } from './helpers/qemu-compare.ts';
 import { randomQemuIoScript } from './helpers/random-qemu-io-script.ts';
 
@@ -115,6 +118,33 @@ describeWithQemu('QED: same bytes and same host I/O as qemu-io', () => {
     const l2 = Number(view.getBigUint64(4096, true));
     const entry = (i: number) => Number(view.getBigUint64(l2 + 8 * i, true));
     expect(entry(4095)).toBe(entry(0) + 4095 * 4096);
+  });
+
+  it('with a QED backing file (probed format), writethrough', () => {
+    const dir = makeTempDir();
+    const base = path.join(dir, 'base.qed');
+    spawnSync('qemu-img', ['create', '-q', '-f', 'qed', base, '8M']);
+    spawnSync('qemu-io', ['-f', 'qed', '-c', 'write -P 0x77 0 3M', '-c', 'write -z 4M 1M', base]);
+    const run = compareWithQemuIo({
+      dir,
+      format: 'qed',
+      createOptions: 'backing_file=base.qed,backing_fmt=qed',
+      sizeBytes: '16M',
+      cacheMode: 'writethrough',
+      script: [
+        'write -P 1 4k 4k',
+        'write -z 1M 64k',
+        'write -P 2 1028k 4k',
+        'write -P 3 7M 200k',
+        'write -P 4 15M 8k',
+        'read -P 0x77 0 4k',
+        'read -P 0x77 2M 4k',
+      ],
+    });
+    expect(run.qemu.stdout).not.toMatch(/fail/i);
+    expect(run.lab.status, run.lab.stderr).toBe(0);
+    expect(firstIoDifference(run.qemu.ops, run.lab.ops)?.context).toBeUndefined();
+    expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
   });
 
   it('discard is a no-op, flush after nothing written issues nothing, data stays readable', () => {
