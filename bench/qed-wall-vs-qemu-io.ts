@@ -11,6 +11,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseQemuIoScript, QemuIoSession } from '../src/cli/qemu-io-script.ts';
+import { SimClock } from '../src/device/clock.ts';
+import { MemoryDevice } from '../src/device/memory-device.ts';
+import { MeteredDevice } from '../src/device/metered-device.ts';
+import { qedDriver } from '../src/formats/qed/qed-format.ts';
 import { Rng } from '../src/util/rng.ts';
 
 const writes = Number(process.argv[2] ?? 10000);
@@ -64,6 +69,25 @@ const startup = timed(
   path.resolve('bin/qedlab.js'),
   ['io', '-q', '-f', 'qed', '-t', 'writeback', '-c', 'flush', template],
 );
+// The same script in-process on a MemoryDevice (how the simulation runs it): no start-up, no syscalls.
+{
+  const clock = new SimClock();
+  const memory = MemoryDevice.fromBytes(new Uint8Array(fs.readFileSync(template)));
+  const image = qedDriver.open({
+    device: new MeteredDevice(memory, { clock }),
+    readOnly: false,
+    forCheck: false,
+    clock,
+  });
+  const commands = parseQemuIoScript(fs.readFileSync(script, 'utf8'));
+  const start = process.hrtime.bigint();
+  new QemuIoSession(image, clock, { writethrough: false }).runAll(commands);
+  image.close();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  console.log(`${'lab in-process on a MemoryDevice'.padEnd(44)} ${seconds.toFixed(2)} s`);
+  const same = Buffer.from(memory.toBytes()).equals(fs.readFileSync(qemuImage));
+  console.log(`MemoryDevice image identical to qemu-io's: ${same}`);
+}
 const same = fs.readFileSync(qemuImage).equals(fs.readFileSync(labImage));
 console.log(`images byte-identical: ${same}`);
 console.log(
