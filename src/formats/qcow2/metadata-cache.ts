@@ -23,6 +23,8 @@ export class MetadataCache {
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
   readonly #dirtySlots: number[] = [];
+  #dirtyCount = 0;
+  #emptyCount: number;
   readonly #bySlotOffset = new Map<number, number>();
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
   readonly #emptyBits: Uint32Array;
@@ -42,6 +44,7 @@ export class MetadataCache {
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
     this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
+    this.#emptyCount = size;
     this.#prev = new Int32Array(size).fill(-1);
     this.#next = new Int32Array(size).fill(-1);
   }
@@ -77,6 +80,7 @@ export class MetadataCache {
   markDirty(slot: number): void {
     if (this.#dirty[slot]) return;
     this.#dirty[slot] = 1;
+    this.#dirtyCount++;
     this.#dirtySlots.push(slot);
   }
 
@@ -85,21 +89,27 @@ export class MetadataCache {
   }
 
   hasDirty(): boolean {
-    return this.#dirtySlots.length > 0;
+    return this.#dirtyCount > 0;
   }
 
   /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
   discard(slot: number): void {
     this.#bySlotOffset.delete(this.#offsets[slot] as number);
     this.#offsets[slot] = 0;
-    this.#dirty[slot] = 0;
+    if (this.#dirty[slot]) {
+      this.#dirty[slot] = 0;
+      this.#dirtyCount--;
+    }
     this.#unlink(slot);
     this.#setEmpty(slot, true);
   }
 
   /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
   flushToOs(): void {
-    if (this.#dirtySlots.length === 0) return;
+    if (this.#dirtyCount === 0) {
+      this.#dirtySlots.length = 0;
+      return;
+    }
     const slots = this.#dirtySlots.slice().sort((a, b) => a - b);
     for (const slot of slots) this.entryFlush(slot);
     this.#compactDirtySlots();
@@ -134,6 +144,7 @@ export class MetadataCache {
     }
     this.#device.write(this.#offsets[slot] as number, this.table(slot), this.kind);
     this.#dirty[slot] = 0;
+    this.#dirtyCount--;
   }
 
   /** Drops every table (used after a rebuild rewrote metadata behind the cache). */
@@ -152,7 +163,8 @@ export class MetadataCache {
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
       if (this.#dirty[slot]) {
         this.entryFlush(slot);
-        this.#compactDirtySlots();
+        // Clean slots stay in the list until it is twice the dirty count (amortised O(1)).
+        if (this.#dirtySlots.length > 2 * this.#dirtyCount + 64) this.#compactDirtySlots();
       }
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
@@ -175,8 +187,10 @@ export class MetadataCache {
   }
 
   #victim(lookupIndex: number): number {
-    const empty = this.#firstEmptyFrom(lookupIndex);
-    if (empty >= 0) return empty;
+    if (this.#emptyCount > 0) {
+      const empty = this.#firstEmptyFrom(lookupIndex);
+      if (empty >= 0) return empty;
+    }
     for (let slot = this.#head; slot >= 0; slot = this.#next[slot] as number) {
       if (this.#refs[slot] === 0) return slot;
     }
@@ -206,6 +220,8 @@ export class MetadataCache {
   #setEmpty(slot: number, empty: boolean): void {
     const w = slot >>> 5;
     const mask = 1 << (slot & 31);
+    const was = ((this.#emptyBits[w] as number) & mask) !== 0;
+    if (was !== empty) this.#emptyCount += empty ? 1 : -1;
     this.#emptyBits[w] = empty
       ? (this.#emptyBits[w] as number) | mask
       : (this.#emptyBits[w] as number) & ~mask;
