@@ -7,6 +7,7 @@ import {
   parseQcow2CreateOptions,
 } from '../../src/formats/qcow2/qcow2-format.ts';
 import type { Qcow2Image } from '../../src/formats/qcow2/qcow2-image.ts';
+import type { ImageFormat } from '../../src/formats/types.ts';
 
 /** Creates a qcow2 image file through the lab (like `qemu-img create -f qcow2 -o ...`). */
 export function labCreate(
@@ -60,7 +61,7 @@ export function labOpen(
 }
 
 /** One qemu-io command applied to the lab image (the subset the comparison scripts use). */
-export function applyCommand(image: Qcow2Image, command: string): void {
+export function applyCommand(image: ImageFormat, command: string): void {
   const parts = command.trim().split(/\s+/);
   const op = parts[0];
   const num = (s: string | undefined) => parseSize(s ?? '0');
