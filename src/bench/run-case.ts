@@ -5,7 +5,7 @@ import type { IoCountersSnapshot } from '../device/io-counters.ts';
 import { isMetadataKind } from '../device/io-counters.ts';
 import { MemoryDevice } from '../device/memory-device.ts';
 import { MeteredDevice } from '../device/metered-device.ts';
-import { IO_KINDS, type IoKind, type IoRecord } from '../device/types.ts';
+import { type BlockDevice, IO_KINDS, type IoKind, type IoRecord } from '../device/types.ts';
 import { VolatileCacheDevice } from '../device/volatile-cache-device.ts';
 import { getDriver } from '../formats/registry.ts';
 import type { ImageFormat } from '../formats/types.ts';
@@ -91,14 +91,18 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     baseDir: c.baseDir,
   });
   const durable = new MemoryDevice({ dataMode: c.data });
-  const cache = new VolatileCacheDevice(durable);
+  // The volatile cache keeps every op since the last flush (a format that never flushes, like raw,
+  // would hold them all), so it is there only when a power cut will be simulated.
+  const crashes = c.fsckAtEnd || c.crashPoints > 0;
+  const cache = crashes ? new VolatileCacheDevice(durable) : undefined;
+  const hostFile: BlockDevice = cache ?? durable;
   // Creation is qemu-img create's business, not the run's: uncounted, and flushed to the platter.
-  const creator = new MeteredDevice(cache);
+  const creator = new MeteredDevice(hostFile);
   driver.create({ device: creator, sizeBytes: c.sizeBytes, options: c.createOptions });
   creator.flush();
 
   const clock = new SimClock();
-  const footprint = new FootprintDevice(cache);
+  const footprint = new FootprintDevice(hostFile);
   const device = new MeteredDevice(footprint, { clock, costModel: createCostModel(c.device) });
   const image = driver.open({ device, readOnly: false, forCheck: false, clock });
   device.counters.reset();
@@ -149,7 +153,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     }
     clock.runDueTimers();
     guest.requests++;
-    if (guest.requests === crashAt[nextCrash]) {
+    if (cache && guest.requests === crashAt[nextCrash]) {
       fsckPoints.push(measureReopen(driver, cache.crash(policy), c.device, guest.requests));
       nextCrash++;
     }
@@ -162,9 +166,10 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     IO_KINDS.filter(isMetadataKind).map((k) => [k, footprint.footprintBytes(k)]),
   ) as Partial<Record<IoKind, number>>;
   const imageFileSizeBytes = device.size();
-  const fsckAtEnd = c.fsckAtEnd
-    ? measureReopen(driver, cache.crash(policy), c.device, guest.requests)
-    : undefined;
+  const fsckAtEnd =
+    cache && c.fsckAtEnd
+      ? measureReopen(driver, cache.crash(policy), c.device, guest.requests)
+      : undefined;
 
   let snapshotDeleteNs: number | undefined;
   const oldest = snapshotNames[0];
