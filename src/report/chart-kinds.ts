@@ -38,22 +38,71 @@ export function chartConfiguration(spec: ChartSpec): ChartConfiguration {
     case 'timeline':
       return xyConfiguration(
         base,
-        body.x,
+        // Request numbers: the axis ends where the run ended, not at the next round number.
+        { ...body.x, max: body.x.max ?? timelineEnd(body.series) },
         body.y,
         body.series.map((s) => ({ ...s, points: downsampleMinMax(s.points, MAX_SERIES_POINTS) })),
         { markers: false, stepped: false },
       );
-    case 'cdf':
+    case 'cdf': {
+      const tail = ninesAxis(body.series);
       return xyConfiguration(
         base,
         body.x,
-        { title: 'fraction of requests at or below', unit: 'fraction', log: false, min: 0, max: 1 },
-        body.series,
+        tail.axis,
+        body.series.map((s) => ({
+          ...s,
+          points: s.points.map((p) => ({ x: p.x, y: tail.toAxis(p.y) })),
+        })),
         { markers: false, stepped: true },
       );
+    }
     case 'bar':
       return barConfiguration(base, body);
   }
+}
+
+/**
+ * The y axis of a CDF in "nines": a fraction F sits at -log10(1 - F), so 90 %, 99 %, 99.9 % are
+ * evenly spaced. The axis reaches as far into the tail as the sample count resolves (1/n), and
+ * F = 1 (every request) is drawn on a last tick labelled 100 % just above.
+ */
+export function ninesAxis(series: readonly LineSeries[]): {
+  axis: AxisSpec;
+  toAxis: (fraction: number) => number;
+} {
+  const counts = series.map((s) => {
+    if (s.samples !== undefined) return s.samples;
+    const gaps = s.points.map((p) => 1 - p.y).filter((g) => g > 1e-15);
+    return gaps.length === 0 ? 10 : 1 / Math.min(...gaps);
+  });
+  const resolved = Math.max(1, Math.log10(Math.max(10, ...counts)));
+  const top = resolved + 0.4;
+  const ticks: Array<{ value: number; label: string }> = [
+    { value: 0, label: '0%' },
+    { value: Math.log10(2), label: '50%' },
+  ];
+  for (let nines = 1; nines <= Math.floor(resolved + 1e-9); nines++) {
+    ticks.push({ value: nines, label: `${Number((100 - 100 * 10 ** -nines).toFixed(nines))}%` });
+  }
+  ticks.push({ value: top, label: '100%' });
+  return {
+    axis: {
+      title: 'requests at or below (nines scale)',
+      unit: 'fraction',
+      log: false,
+      min: 0,
+      max: top,
+      ticks,
+    },
+    toAxis: (fraction) =>
+      fraction <= 0 ? 0 : fraction >= 1 ? top : Math.min(top, -Math.log10(1 - fraction)),
+  };
+}
+
+function timelineEnd(series: readonly LineSeries[]): number {
+  const xs = series.flatMap((s) => s.points.map((p) => p.x));
+  return xs.length === 0 ? 1 : Math.max(...xs);
 }
 
 interface Titles {
@@ -97,6 +146,26 @@ function axisOptions(axis: AxisSpec, values: readonly number[], position: 'x' | 
   const grid = { color: '#e4e4e4' };
   const tickFont = { size: 11 };
   const format = (value: number | string) => formatValue(Number(value), axis.unit);
+  if (axis.ticks !== undefined) {
+    const explicit = axis.ticks;
+    return {
+      type: axis.log ? 'logarithmic' : 'linear',
+      ...(axis.min === undefined ? {} : { min: axis.min }),
+      ...(axis.max === undefined ? {} : { max: axis.max }),
+      title,
+      grid,
+      afterBuildTicks: (scale: Scale) => {
+        scale.ticks = explicit.map((t) => ({ value: t.value }));
+      },
+      ticks: {
+        callback: (value: number | string) =>
+          explicit.find((t) => Math.abs(t.value - Number(value)) < 1e-9)?.label ?? '',
+        font: tickFont,
+        maxRotation: 0,
+        autoSkip: false,
+      },
+    };
+  }
   if (axis.log) {
     const positives = values.filter((v) => v > 0 && Number.isFinite(v));
     const lo = axis.min ?? (positives.length > 0 ? Math.min(...positives) : 1);
@@ -315,5 +384,6 @@ function isLight(hex: string): boolean {
 
 /** Renders a spec to a 1600×900 PNG with the provenance footer. */
 export function renderSpec(spec: ChartSpec, footer: ChartFooter): RenderedChart {
-  return renderChart(chartConfiguration(spec), footer, { title: spec.title });
+  const seeds = spec.seeds ?? footer.seeds;
+  return renderChart(chartConfiguration(spec), { ...footer, seeds }, { title: spec.title });
 }

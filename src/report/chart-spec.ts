@@ -14,6 +14,8 @@ export interface AxisSpec {
   /** Explicit bounds (in the axis unit); default: from the data. */
   min?: number;
   max?: number;
+  /** Explicit ticks with their labels (replaces generated ticks and unit formatting). */
+  ticks?: Array<{ value: number; label: string }>;
 }
 
 export interface Point {
@@ -24,6 +26,8 @@ export interface Point {
 export interface LineSeries {
   label: string;
   points: Point[];
+  /** For a CDF: how many samples it summarises (sets how far into the tail the axis reaches). */
+  samples?: number;
   /** Series with the same styleKey look the same in every chart (default: the label). */
   styleKey?: string;
 }
@@ -38,7 +42,9 @@ export interface LineChartSpec {
 
 /**
  * Empirical CDFs: each series is a list of (value, cumulative fraction) steps, drawn stepped so
- * the shape is exact; the y axis is the fraction of requests at or below x.
+ * the shape is exact; the y axis is the fraction of requests at or below x, on a "nines" scale
+ * (0 %, 90 %, 99 %, 99.9 %, … evenly spaced) so the tail where stalls live is as visible as the
+ * median.
  */
 export interface CdfChartSpec {
   kind: 'cdf';
@@ -84,6 +90,8 @@ export interface ChartSpec {
   body: ChartBody;
   /** Two or three sentences for the report: what to look at. */
   caption?: string;
+  /** The seeds behind this chart, when fewer than the results file's (its footer names them). */
+  seeds?: number[];
 }
 
 /** Footer text common to every chart of one results file. */

@@ -42,14 +42,20 @@ export function assignSeriesStyles(keys: readonly string[]): Map<string, SeriesS
       used.add(slot);
     }
   }
+  // Other series take the slots no baseline format owns first, so vermillion stays qcow2's
+  // even in a chart without qcow2; only a crowded chart borrows the baseline slots.
+  const reserved = new Set(Object.values(FIXED_SLOTS));
+  const order = [
+    ...[...SLOTS.keys()].filter((i) => !reserved.has(i)),
+    ...[...SLOTS.keys()].filter((i) => reserved.has(i)),
+  ];
   let next = 0;
   for (const key of keys) {
     if (styles.has(key)) continue;
-    while (used.has(next % SLOTS.length) && used.size < SLOTS.length) next++;
-    const slot = next % SLOTS.length;
+    const free = order.find((i) => !used.has(i));
+    const slot = free ?? (order[next++ % order.length] as number);
     styles.set(key, SLOTS[slot] as SeriesStyle);
     used.add(slot);
-    next++;
   }
   return styles;
 }
@@ -93,13 +99,38 @@ const KIND_FILL_ORDER = [
   'zero-fill',
 ];
 
+/** Hatching per series slot, so bars of formats differ in texture as their lines do in dash. */
+const SLOT_HATCHES: readonly FillStyle['hatch'][] = [
+  'none',
+  'diagonal',
+  'none',
+  'cross',
+  'dots',
+  'horizontal',
+  'vertical',
+  'diagonal',
+];
+
+/**
+ * Fills for bar series: I/O kinds by their fixed order; anything else (formats and variants)
+ * in the colour its line has in the line charts, hatched by slot.
+ */
 export function assignFillStyles(keys: readonly string[]): Map<string, FillStyle> {
   const fills = new Map<string, FillStyle>();
-  const allKinds = keys.every((k) => KIND_FILL_ORDER.includes(k));
-  keys.forEach((key, i) => {
-    if (fills.has(key)) return;
-    const slot = allKinds ? KIND_FILL_ORDER.indexOf(key) : i;
-    fills.set(key, FILLS[slot % FILLS.length] as FillStyle);
-  });
+  if (keys.every((k) => KIND_FILL_ORDER.includes(k))) {
+    for (const key of keys) {
+      fills.set(key, FILLS[KIND_FILL_ORDER.indexOf(key) % FILLS.length] as FillStyle);
+    }
+    return fills;
+  }
+  const styles = assignSeriesStyles(keys);
+  for (const key of keys) {
+    const style = styles.get(key) as SeriesStyle;
+    const slot = Math.max(0, SLOTS.indexOf(style));
+    fills.set(key, {
+      color: style.color,
+      hatch: SLOT_HATCHES[slot % SLOT_HATCHES.length] ?? 'none',
+    });
+  }
   return fills;
 }

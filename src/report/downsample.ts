@@ -47,18 +47,30 @@ export function cdfFromHistogram(
   return [{ x: first.x, y: 0 }, ...thinSteps(steps, maxPoints - 1)];
 }
 
-/** Keeps at most `maxPoints` steps: evenly spaced in fraction, always the last (the maximum). */
+/**
+ * Keeps at most `maxPoints` steps: half of them evenly spaced in fraction (the body), half evenly
+ * spaced in nines, -log10(1 - fraction) (the tail a nines-scale CDF shows), and always the last
+ * step (the maximum).
+ */
 function thinSteps(steps: Point[], maxPoints: number): Point[] {
   if (steps.length <= maxPoints) return steps;
+  const nines = (y: number) => (y >= 1 ? Number.POSITIVE_INFINITY : -Math.log10(1 - y));
+  const finite = steps.filter((p) => p.y < 1);
+  const topNines = finite.length === 0 ? 1 : nines((finite[finite.length - 1] as Point).y);
+  const budget = Math.max(1, Math.floor((maxPoints - 3) / 2));
+  const fractionStride = 1 / budget;
+  const ninesStride = topNines / budget;
   const kept: Point[] = [];
-  let nextFraction = 0;
-  const stride = 1 / (maxPoints - 1);
+  let lastY = Number.NEGATIVE_INFINITY;
+  let lastNines = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i] as Point;
     const isLast = i === steps.length - 1;
-    if (step.y >= nextFraction || isLast) {
+    const n = nines(step.y);
+    if (isLast || step.y >= lastY + fractionStride || n >= lastNines + ninesStride) {
       kept.push(step);
-      nextFraction = step.y + stride;
+      lastY = step.y;
+      lastNines = n;
     }
   }
   return kept;

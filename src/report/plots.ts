@@ -166,6 +166,11 @@ function seedsText(rows: readonly ResultRow[]): string {
   return n === 1 ? '1 seed' : `mean of ${n} seeds`;
 }
 
+/** The seeds behind a chart, for its footer. */
+function seedsOf(rows: readonly ResultRow[]): number[] {
+  return distinct(rows, (r) => Number(r.seed)).sort((a, b) => a - b);
+}
+
 function seedCount(rows: readonly ResultRow[]): number {
   return distinct(rows, (r) => r.seed).length;
 }
@@ -300,7 +305,8 @@ const fsckVsSize: FigureDefinition = {
         const workloads = distinct(devRows, workload);
         content.charts.push({
           id: slug('fsck-vs-size', groups.length > 1 ? group.name : undefined, dev),
-          title: `How long does the check after a power cut take as the image grows? (${deviceShortName(dev)})`,
+          seeds: seedsOf(devRows),
+          title: `How long does the open after a power cut take as the image grows? (${deviceShortName(dev)})`,
           subtitle: subtitle(
             `${deviceShortName(dev)} model`,
             workloads.length === 1 ? `workload ${workloads[0]}` : undefined,
@@ -366,6 +372,7 @@ const fsckVsDensity: FigureDefinition = {
         content.notes.push(...markZeroSeries(series, 'the check time'));
         content.charts.push({
           id: slug('fsck-vs-density', groups.length > 1 ? group.name : undefined, dev, sizeLabel),
+          seeds: seedsOf(chartRows),
           title: `How does the check time depend on the allocated fraction? (${deviceShortName(dev)}, ${sizeLabel})`,
           subtitle: subtitle(
             `${deviceShortName(dev)} model`,
@@ -432,11 +439,14 @@ const latencyCdf: FigureDefinition = {
         const sizeLabel = formatSize(size(rows[0] as ResultRow));
         const series: LineSeries[] = [];
         for (const [l, labelRows] of groupBy(rows, label)) {
-          const points = cdfFromHistogram(mergedHistogram(view, labelRows));
-          if (points.length > 0) series.push({ label: l, points });
+          const histogram = mergedHistogram(view, labelRows);
+          const points = cdfFromHistogram(histogram);
+          const samples = histogram.reduce((sum, b) => sum + b.count, 0);
+          if (points.length > 0) series.push({ label: l, points, samples });
         }
         if (series.length === 0) continue;
         content.charts.push({
+          seeds: seedsOf(rows),
           id: slug(
             'latency-cdf',
             groups.length > 1 ? group.name : undefined,
@@ -459,8 +469,9 @@ const latencyCdf: FigureDefinition = {
             series,
           },
           caption:
-            'Each step is a latency histogram bucket (≤ 6.25 % wide). A curve that reaches 100 % ' +
-            'late has a tail: requests that waited for metadata I/O (allocation, table growth, flush).',
+            'Each step is a latency histogram bucket (≤ 6.25 % wide). The y axis is in nines ' +
+            '(90 %, 99 %, 99.9 % evenly spaced), so the tail, requests that waited for metadata ' +
+            'I/O (allocation, table growth, flush), is as visible as the median.',
         });
       }
       const byConfig = (r: ResultRow) =>
@@ -530,6 +541,7 @@ const stallTimeline: FigureDefinition = {
         const width = view.detail(chartRows[0] as ResultRow)?.timeline.bucket_requests ?? 1;
         content.charts.push({
           id: slug('stall-timeline', groups.length > 1 ? group.name : undefined, wl, dev),
+          seeds: seedsOf(chartRows.filter((r) => Number(r.seed) === firstSeed)),
           title: `Does a refcount-table growth stall a guest request? (${wl}, ${deviceShortName(dev)})`,
           subtitle: subtitle(
             `${deviceShortName(dev)} model`,
@@ -617,6 +629,7 @@ const metadataPerGib: FigureDefinition = {
       if (series.length === 0) continue;
       const chart = (id: string, title: string, what: string, kinds: BarSeries[]): ChartSpec => ({
         id: slug(id, groups.length > 1 ? group.name : undefined),
+        seeds: seedsOf(devRows),
         title,
         subtitle: subtitle(
           sizes.length === 1 ? `${formatSize(sizes[0] as number)} image` : undefined,
@@ -719,7 +732,9 @@ const snapshots: FigureDefinition = {
             [METRICS.fsck, 'open after power cut'],
           ];
           for (const [metric, what] of parts) {
-            for (const s of sweepSeries(devRows, metric, count)) {
+            // One line per format: the sweep's workload labels (snapshots=N) are the x values.
+            const byType = devRows.map((r) => ({ ...r, workload: String(r.workload_type) }));
+            for (const s of sweepSeries(byType, metric, count)) {
               if (s.points.some((p) => p.y > 0))
                 series.push({
                   ...s,
@@ -750,6 +765,13 @@ const snapshots: FigureDefinition = {
         if (series.length === 0) continue;
         content.charts.push({
           id: slug('snapshots', groups.length > 1 ? group.name : undefined, dev),
+          seeds: seedsOf(
+            counts.length >= 3
+              ? devRows
+              : devRows.filter(
+                  (r) => Number(r.seed) === distinct(devRows, (x) => Number(x.seed))[0],
+                ),
+          ),
           title: `What does a snapshot cost as their number grows? (${deviceShortName(dev)})`,
           subtitle: subtitle(
             `${deviceShortName(dev)} model`,
@@ -886,6 +908,7 @@ function variantFigure(comparison: VariantComparison, claimed: Set<string>): Fig
           const log = values.length > 0 && Math.max(...values) / Math.min(...values) > 100;
           content.charts.push({
             id: slug(comparison.id, group.name),
+            seeds: seedsOf(group.rows),
             title: comparison.heading,
             subtitle: subtitle(
               `group ${group.name}`,
