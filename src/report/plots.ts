@@ -440,8 +440,22 @@ const latencyCdf: FigureDefinition = {
         const series: LineSeries[] = [];
         for (const [l, labelRows] of groupBy(rows, label)) {
           const histogram = mergedHistogram(view, labelRows);
-          const points = cdfFromHistogram(histogram);
+          let points = cdfFromHistogram(histogram);
           const samples = histogram.reduce((sum, b) => sum + b.count, 0);
+          // Requests that cost no simulated time (a discard of nothing) have no place on a log
+          // axis: the curve starts at their fraction instead, and a note says how many.
+          const instant = histogram
+            .filter((b) => b.upperBound <= 1)
+            .reduce((n, b) => n + b.count, 0);
+          if (instant > 0) {
+            points = points.filter((p) => p.x > 1);
+            const first = points[0];
+            if (first !== undefined) points.unshift({ x: first.x, y: instant / samples });
+            content.notes.push(
+              `${l} (${wl}, ${deviceShortName(dev)}): ${instant.toLocaleString('en-US')} of ` +
+                `${samples.toLocaleString('en-US')} requests took no simulated time; the curve starts at their share.`,
+            );
+          }
           if (points.length > 0) series.push({ label: l, points, samples });
         }
         if (series.length === 0) continue;
@@ -539,6 +553,13 @@ const stallTimeline: FigureDefinition = {
         }
         if (series.length === 0) continue;
         const width = view.detail(chartRows[0] as ResultRow)?.timeline.bucket_requests ?? 1;
+        const requestCount = Math.max(
+          ...chartRows.map((r) => {
+            const t = view.detail(r)?.timeline;
+            const last = (t?.requests.length ?? 0) - 1;
+            return last < 0 ? 1 : (t?.first_request[last] ?? 0) + (t?.requests[last] ?? 0);
+          }),
+        );
         content.charts.push({
           id: slug('stall-timeline', groups.length > 1 ? group.name : undefined, wl, dev),
           seeds: seedsOf(chartRows.filter((r) => Number(r.seed) === firstSeed)),
@@ -552,7 +573,7 @@ const stallTimeline: FigureDefinition = {
           ),
           body: {
             kind: 'timeline',
-            x: { title: 'guest request number', unit: 'count', log: false },
+            x: { title: 'guest request number', unit: 'count', log: false, max: requestCount },
             y: { title: 'simulated request latency', unit: 'ns', log: true },
             series,
           },
