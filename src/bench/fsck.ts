@@ -4,6 +4,7 @@ import type { MemoryDevice } from '../device/memory-device.ts';
 import { MeteredDevice } from '../device/metered-device.ts';
 import { IO_KIND_INDEX } from '../device/types.ts';
 import type { FormatDriver } from '../formats/types.ts';
+import type { BenchCase } from './cases.ts';
 
 /** What it cost to open an image after a power cut: QEMU's open, including any check it runs. */
 export interface FsckMeasurement {
@@ -36,9 +37,10 @@ export interface FsckMeasurement {
 export function measureReopen(
   driver: FormatDriver,
   crashed: MemoryDevice,
-  deviceModel: string,
+  c: Pick<BenchCase, 'device' | 'variant'>,
   afterRequest: number,
 ): FsckMeasurement {
+  const variant = c.variant === 'qemu' ? {} : { variant: c.variant };
   const result: FsckMeasurement = {
     afterRequest,
     neededCheck: false,
@@ -57,18 +59,19 @@ export function measureReopen(
       readOnly: true,
       forCheck: true,
       clock: new SimClock(),
+      ...variant,
     });
     result.neededCheck = probe.info().dirty ?? false;
     const clock = new SimClock();
-    const device = new MeteredDevice(crashed, { clock, costModel: createCostModel(deviceModel) });
-    const image = driver.open({ device, readOnly: false, forCheck: false, clock });
-    const c = device.counters;
+    const device = new MeteredDevice(crashed, { clock, costModel: createCostModel(c.device) });
+    const image = driver.open({ device, readOnly: false, forCheck: false, clock, ...variant });
+    const counters = device.counters;
     result.openNs = clock.nowNs();
-    result.metadataReadBytes = c.totalReadBytes({ metadataOnly: true });
-    result.readOps = c.readOps.reduce((a, b) => a + b, 0);
-    result.l2Reads = c.readOps[IO_KIND_INDEX.l2] as number;
-    result.writtenBytes = c.totalWrittenBytes();
-    result.flushes = c.flushes;
+    result.metadataReadBytes = counters.totalReadBytes({ metadataOnly: true });
+    result.readOps = counters.readOps.reduce((a, b) => a + b, 0);
+    result.l2Reads = counters.readOps[IO_KIND_INDEX.l2] as number;
+    result.writtenBytes = counters.totalWrittenBytes();
+    result.flushes = counters.flushes;
     const verdict = image.check?.('none');
     if (verdict) {
       result.corruptions = verdict.corruptions + verdict.checkErrors;

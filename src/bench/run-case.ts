@@ -98,13 +98,14 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
   const hostFile: BlockDevice = cache ?? durable;
   // Creation is qemu-img create's business, not the run's: uncounted, and flushed to the platter.
   const creator = new MeteredDevice(hostFile);
-  driver.create({ device: creator, sizeBytes: c.sizeBytes, options: c.createOptions });
+  const variant = c.variant === 'qemu' ? {} : { variant: c.variant };
+  driver.create({ device: creator, sizeBytes: c.sizeBytes, options: c.createOptions, ...variant });
   creator.flush();
 
   const clock = new SimClock();
   const footprint = new FootprintDevice(hostFile);
   const device = new MeteredDevice(footprint, { clock, costModel: createCostModel(c.device) });
-  const image = driver.open({ device, readOnly: false, forCheck: false, clock });
+  const image = driver.open({ device, readOnly: false, forCheck: false, clock, ...variant });
   device.counters.reset();
   footprint.granuleBytes = image.info().clusterSizeBytes ?? 512;
   footprint.enabled = true;
@@ -154,7 +155,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     clock.runDueTimers();
     guest.requests++;
     if (cache && guest.requests === crashAt[nextCrash]) {
-      fsckPoints.push(measureReopen(driver, cache.crash(policy), c.device, guest.requests));
+      fsckPoints.push(measureReopen(driver, cache.crash(policy), c, guest.requests));
       nextCrash++;
     }
     if (guest.requests % PROGRESS_EVERY === 0) options.onProgress?.(guest.requests);
@@ -168,7 +169,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
   const imageFileSizeBytes = device.size();
   const fsckAtEnd =
     cache && c.fsckAtEnd
-      ? measureReopen(driver, cache.crash(policy), c.device, guest.requests)
+      ? measureReopen(driver, cache.crash(policy), c, guest.requests)
       : undefined;
 
   let snapshotDeleteNs: number | undefined;

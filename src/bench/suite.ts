@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { COST_MODEL_NAMES } from '../device/cost-models.ts';
-import { formatNames } from '../formats/registry.ts';
+import { formatNames, getDriver } from '../formats/registry.ts';
+import type { FormatDriver } from '../formats/types.ts';
 import { LabError } from '../util/errors.ts';
 import { parseSizeBytes } from '../util/size.ts';
 import { parseWorkloadParams, WORKLOAD_NAMES, workloadParamSpecs } from '../workloads/index.ts';
@@ -41,10 +42,23 @@ const GROUP_KEYS = [
 ] as const;
 const FORMAT_KEYS = ['format', 'variant', 'label', 'options', 'sizeOptions', 'optional'] as const;
 /**
- * Variants each format accepts besides `qemu` (QEMU 7.2's own behaviour, always known). Empty until
- * the design variants land.
+ * Variants a format accepts besides `qemu` (QEMU 7.2's own behaviour, always known): the keys of
+ * its driver's `variants`. A variant may carry a value after `=` (`clean-timer=5m`).
  */
-export const KNOWN_VARIANTS: Readonly<Record<string, readonly string[]>> = {};
+export function knownVariants(format: string): string[] {
+  return ['qemu', ...Object.keys(findDriver(format)?.variants ?? {})];
+}
+
+/** Checks a variant name against the format's driver; returns a reason, or undefined when valid. */
+export function variantProblem(format: string, variant: string): string | undefined {
+  const base = variant.split('=')[0] ?? '';
+  if (knownVariants(format).includes(base)) return undefined;
+  return `unknown variant '${variant}' of ${format} (known: ${knownVariants(format).join(', ')})`;
+}
+
+function findDriver(format: string): FormatDriver | undefined {
+  return formatNames().includes(format) ? getDriver(format) : undefined;
+}
 
 export interface LoadSuiteOptions {
   /** Apply each group's `quick` overrides and keep only the first seed. */
@@ -215,8 +229,8 @@ function parseFormatEntry(value: unknown, where: string, fail: Fail): FormatEntr
     fail(`${where}.format`, `unknown format '${format}' (known: ${formatNames().join(', ')})`);
   const variant = entry.variant ?? 'qemu';
   if (typeof variant !== 'string') fail(`${where}.variant`, 'expected a variant name');
-  if (variant !== 'qemu' && !KNOWN_VARIANTS[format as string]?.includes(variant as string))
-    fail(`${where}.variant`, `unknown variant '${variant}' of ${format} (known: qemu)`);
+  const problem = optional ? undefined : variantProblem(format as string, variant as string);
+  if (problem !== undefined) fail(`${where}.variant`, problem);
   const label =
     optionalString(entry.label, `${where}.label`, fail) ??
     (variant === 'qemu' ? (format as string) : `${format}:${variant}`);

@@ -108,6 +108,8 @@ export interface CreateContext {
   options: Readonly<Record<string, string>>;
   /** Needed when the options name a backing file whose size is taken as the default size. */
   openBacking?: BackingOpener;
+  /** Design variant (`name` or `name=value`, a key of `FormatDriver.variants`); absent = qemu. */
+  variant?: string;
 }
 
 export interface OpenContext {
@@ -118,12 +120,20 @@ export interface OpenContext {
   /** Simulated clock for timers (QED's need-check timer). */
   clock: SimClock;
   openBacking?: BackingOpener;
+  /** Design variant the image runs under (see CreateContext.variant); absent = qemu. */
+  variant?: string;
 }
 
 export interface FormatDriver {
   readonly name: string;
   /** `-o` keys the driver accepts, with one-line help each. */
   readonly createOptions: Readonly<Record<string, string>>;
+  /**
+   * Design variants besides `qemu` (QEMU 7.2's behaviour), name → one-line description; a variant
+   * may take a value (`clean-timer=5m`). Suites and `qedlab run --variant` pass it to create and
+   * open.
+   */
+  readonly variants?: Readonly<Record<string, string>>;
   /** True when these leading bytes are an image of this format. */
   probe(leadingBytes: Uint8Array): boolean;
   create(context: CreateContext): void;

@@ -3,7 +3,7 @@ import { type BenchCase, sizeLabel } from '../../bench/cases.ts';
 import { metricsRow, type ResultRow } from '../../bench/metrics.ts';
 import { histogramTriples, timelineColumns } from '../../bench/results.ts';
 import { runCase } from '../../bench/run-case.ts';
-import { KNOWN_VARIANTS } from '../../bench/suite.ts';
+import { variantProblem } from '../../bench/suite.ts';
 import { COST_MODEL_NAMES } from '../../device/cost-models.ts';
 import { parseCreateOptions } from '../../formats/create-options.ts';
 import { formatNames, getDriver } from '../../formats/registry.ts';
@@ -91,8 +91,8 @@ type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
 
 export function handler(argv: Args): void {
   getDriver(argv.f);
-  if (argv.variant !== 'qemu' && !KNOWN_VARIANTS[argv.f]?.includes(argv.variant))
-    throw new UsageError(`unknown variant '${argv.variant}' of ${argv.f} (known: qemu)`);
+  const problem = variantProblem(argv.f, argv.variant);
+  if (problem !== undefined) throw new UsageError(problem);
   const sizeBytes = parseSizeBytes(argv.size);
   if (!Number.isInteger(argv.seed) || argv.seed < 0 || argv.seed > 0xffffffff)
     throw new UsageError(`--seed: expected a 32-bit unsigned integer, got ${argv.seed}`);
