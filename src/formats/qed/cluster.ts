@@ -38,11 +38,11 @@ export function loadL2Table(state: QedState, offsetBytes: number, l1Index = -1):
   const shadowed = state.tableShadow.get(key);
   if (shadowed) {
     (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
-    return state.l2Cache.insert(key, shadowed, l1Index);
+    return state.l2Cache.insert(key, shadowed, l1Index, true);
   }
   const table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
   state.tableShadow.add(key, table);
-  return state.l2Cache.insert(key, table, l1Index);
+  return state.l2Cache.insert(key, table, l1Index, true);
 }
 
 /**

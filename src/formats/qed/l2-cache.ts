@@ -58,10 +58,15 @@ export class L2Cache {
     return this.#tables[position];
   }
 
-  /** Commits a table read or created by a request; returns the cached copy (QEMU keeps the older one). */
-  insert(key: number, table: QedTable, hint = -1): QedTable {
-    const existing = this.#position(key);
-    if (existing >= 0) return this.#tables[existing] as QedTable;
+  /**
+   * Commits a table read or created by a request; returns the cached copy (QEMU keeps the older
+   * one). `knownAbsent`: the caller's `find` just missed, so the scan for an older copy is skipped.
+   */
+  insert(key: number, table: QedTable, hint = -1, knownAbsent = false): QedTable {
+    if (!knownAbsent) {
+      const existing = this.#position(key);
+      if (existing >= 0) return this.#tables[existing] as QedTable;
+    }
     let position: number;
     if (this.#size >= this.capacity) {
       position = this.#head;
