@@ -16,11 +16,16 @@ export function renderMarkdownReport(
   report.sections.forEach((section, i) => {
     out.push('', `## ${i + 1}. ${escapeMarkdown(section.heading)}`);
     for (const note of section.notes) out.push('', note);
+    const captions = new Set<string>();
     for (const chart of section.charts) {
       const link = chartLinks.get(chart.id);
       if (link === undefined) continue;
       out.push('', `![${escapeMarkdown(chart.title)}](${encodeURI(link)})`);
-      if (chart.caption !== undefined) out.push('', `*${escapeMarkdown(chart.caption)}*`);
+      // One caption per section: the per-device charts of a section share theirs.
+      if (chart.caption !== undefined && !captions.has(chart.caption)) {
+        captions.add(chart.caption);
+        out.push('', `*${escapeMarkdown(chart.caption)}*`);
+      }
     }
     for (const table of section.tables) {
       out.push('', '```text', renderComparisonTable(table), '```');
