@@ -106,14 +106,39 @@ export class RefcountAllocator {
     return value;
   }
 
-  /** alloc_clusters_noref: first fit from freeClusterIndex; the count restarts at a used cluster. */
+  /**
+   * alloc_clusters_noref: first fit from freeClusterIndex; the count restarts at a used cluster.
+   * QEMU reads each refcount through the cache (get/put per cluster); scanning a loaded refblock
+   * directly leaves the same cache state (same misses, same LRU order), only faster.
+   */
   allocClustersNoref(sizeBytes: number): number {
     const n = Math.ceil(sizeBytes / this.clusterSize);
+    const entries = this.refblockEntries;
     let i = 0;
     while (i < n) {
-      const index = this.freeClusterIndex++;
-      if (this.getRefcount(index) !== 0) i = 0;
-      else i++;
+      const index = this.freeClusterIndex;
+      const tableIndex = Math.floor(index / entries);
+      const blockOffset =
+        tableIndex < this.reftableSize ? (this.reftable[tableIndex] as number) : 0;
+      const blockStart = tableIndex * entries;
+      if (blockOffset === 0) {
+        // No refblock: every cluster it would cover reads as free.
+        const take = Math.min(n - i, blockStart + entries - index);
+        i += take;
+        this.freeClusterIndex += take;
+        continue;
+      }
+      this.#checkRefblockOffset(blockOffset, tableIndex);
+      const slot = this.refblockCache.get(blockOffset);
+      const block = this.refblockCache.table(slot);
+      let j = index - blockStart;
+      while (i < n && j < entries) {
+        const used = getRefcount(block, j, this.refcountOrder) !== 0;
+        this.freeClusterIndex++;
+        j++;
+        i = used ? 0 : i + 1;
+      }
+      this.refblockCache.put(slot);
     }
     return (this.freeClusterIndex - n) * this.clusterSize;
   }

@@ -31,10 +31,37 @@ const FIXED_BYTES = 40;
 /** QEMU 7.2 writes 24 bytes of extra data: vm_state_size_large, disk_size, icount. */
 export const EXTRA_BYTES = 24;
 
+/** Entries never change once made, so each one's bytes are encoded once (thousands of snapshots). */
+const encoded = new WeakMap<SnapshotEntry, Uint8Array>();
+
+function encodeEntry(e: SnapshotEntry): Uint8Array {
+  let bytes = encoded.get(e);
+  if (bytes) return bytes;
+  const id = new TextEncoder().encode(e.id);
+  const name = new TextEncoder().encode(e.name);
+  const extraLength = EXTRA_BYTES + e.unknownExtra.length;
+  bytes = new Uint8Array(FIXED_BYTES + extraLength + id.length + name.length);
+  writeU64(bytes, 0, e.l1TableOffset);
+  writeU32(bytes, 8, e.l1Size);
+  writeU16(bytes, 12, id.length);
+  writeU16(bytes, 14, name.length);
+  writeU32(bytes, 16, e.dateSec);
+  writeU32(bytes, 20, e.dateNsec);
+  writeU64(bytes, 24, e.vmClockNs);
+  writeU32(bytes, 32, e.vmStateSize > 0xffffffff ? 0 : e.vmStateSize);
+  writeU32(bytes, 36, extraLength);
+  writeU64(bytes, 40, e.vmStateSize);
+  writeU64(bytes, 48, e.diskSizeBytes);
+  writeU64Big(bytes, 56, e.icount < 0n ? 0xffffffffffffffffn : e.icount);
+  bytes.set(e.unknownExtra, 64);
+  bytes.set(id, FIXED_BYTES + extraLength);
+  bytes.set(name, FIXED_BYTES + extraLength + id.length);
+  encoded.set(e, bytes);
+  return bytes;
+}
+
 export function entryBytes(entry: SnapshotEntry): number {
-  const id = new TextEncoder().encode(entry.id).length;
-  const name = new TextEncoder().encode(entry.name).length;
-  return FIXED_BYTES + EXTRA_BYTES + entry.unknownExtra.length + id + name;
+  return encodeEntry(entry).length;
 }
 
 /** Table size with every entry padded to 8 bytes (what QEMU allocates). */
@@ -105,27 +132,9 @@ export function serializeSnapshotTable(entries: readonly SnapshotEntry[]): Uint8
   let end = 0;
   for (const e of entries) {
     pos = (pos + 7) & ~7;
-    const id = new TextEncoder().encode(e.id);
-    const name = new TextEncoder().encode(e.name);
-    const extraLength = EXTRA_BYTES + e.unknownExtra.length;
-    writeU64(buf, pos, e.l1TableOffset);
-    writeU32(buf, pos + 8, e.l1Size);
-    writeU16(buf, pos + 12, id.length);
-    writeU16(buf, pos + 14, name.length);
-    writeU32(buf, pos + 16, e.dateSec);
-    writeU32(buf, pos + 20, e.dateNsec);
-    writeU64(buf, pos + 24, e.vmClockNs);
-    writeU32(buf, pos + 32, e.vmStateSize > 0xffffffff ? 0 : e.vmStateSize);
-    writeU32(buf, pos + 36, extraLength);
-    writeU64(buf, pos + 40, e.vmStateSize);
-    writeU64(buf, pos + 48, e.diskSizeBytes);
-    writeU64Big(buf, pos + 56, e.icount < 0n ? 0xffffffffffffffffn : e.icount);
-    buf.set(e.unknownExtra, pos + 64);
-    let p = pos + FIXED_BYTES + extraLength;
-    buf.set(id, p);
-    p += id.length;
-    buf.set(name, p);
-    pos = p + name.length;
+    const bytes = encodeEntry(e);
+    buf.set(bytes, pos);
+    pos += bytes.length;
     end = pos;
   }
   return buf.subarray(0, end);
