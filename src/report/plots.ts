@@ -405,6 +405,73 @@ const fsckVsDensity: FigureDefinition = {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 2b. power cuts in the middle of a run
+
+const fsckMidRun: FigureDefinition = {
+  id: 'fsck-mid-run',
+  heading:
+    'What does the open cost after a power cut in the middle of a run, and how often must it check?',
+  missing: 'no case cut the power at random points during its run.',
+  select: (g) => g.rows.some((r) => (num(r, 'fsck_points') ?? 0) > 0),
+  build(groups) {
+    const content: FigureContent = { charts: [], tables: [], notes: [] };
+    for (const group of groups) {
+      const rows = group.rows.filter((r) => (num(r, 'fsck_points') ?? 0) > 0);
+      const multiDevice = distinct(rows, device).length > 1;
+      const configKey = (r: ResultRow) =>
+        multiDevice ? `${workload(r)}, ${deviceShortName(device(r))}` : workload(r);
+      const categories = distinct(rows, configKey);
+      const labels = distinct(rows, label);
+      const series: BarSeries[] = labels.map((l) => ({
+        label: l,
+        values: categories.map(
+          (c) =>
+            measureColumn(
+              rows.filter((r) => configKey(r) === c && label(r) === l),
+              METRICS.fsckPointsMean.column,
+              METRICS.fsckPointsMean.toAxis,
+            )?.mean ?? Number.NaN,
+        ),
+      }));
+      const positive = series.flatMap((s) => s.values).filter((v) => v > 0);
+      if (positive.length > 0) {
+        content.charts.push({
+          id: slug('fsck-mid-run', groups.length > 1 ? group.name : undefined),
+          seeds: seedsOf(rows),
+          title: 'What does the open cost after a power cut in the middle of a run?',
+          subtitle: subtitle(
+            multiDevice ? undefined : `${deviceShortName(device(rows[0] as ResultRow))} model`,
+            `${sizeRange(rows)} image`,
+            `${num(rows[0] as ResultRow, 'fsck_points')} power cuts per run at seeded random requests`,
+            seedsText(rows),
+          ),
+          body: {
+            kind: 'bar',
+            stacked: false,
+            categories: categories.map((c) => c.split(', ')),
+            categoryTitle: multiDevice ? 'workload / device' : 'workload',
+            y: {
+              title: 'mean simulated open + check time',
+              unit: 'ns',
+              log: Math.max(...positive) / Math.min(...positive) > 100,
+            },
+            series,
+          },
+          caption:
+            'The power is cut after a seeded random request (unflushed writes lost), and the ' +
+            'image reopened: the cost of that open, averaged over the cut points.',
+        });
+      }
+      for (const metric of [METRICS.fsckPointsMean, METRICS.fsckPointsNeeded]) {
+        const table = pivotTable(rows, metric, 'workload', configKey, seedsText(rows));
+        if (table !== undefined) content.tables.push(table);
+      }
+    }
+    return content;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
 // 3. request latency: CDF per format/variant, and the timeline across a refcount-table growth
 
 const isStallGroup = (g: GroupView) => /stall|latenc/i.test(questionText(g));
@@ -975,6 +1042,7 @@ export function figureDefinitions(claimed: Set<string>): FigureDefinition[] {
   return [
     fsckVsSize,
     fsckVsDensity,
+    fsckMidRun,
     latencyCdf,
     stallTimeline,
     metadataPerGib,
