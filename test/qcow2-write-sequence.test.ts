@@ -18,6 +18,8 @@ interface Case {
   createOptions?: string;
   /** qemu-img commands run on the template first (e.g. a snapshot). */
   prepare?: string[][];
+  /** Put a qcow2 backing file with data and zero clusters under the template. */
+  backing?: boolean;
   cacheMode?: 'writeback' | 'writethrough';
   script: string[];
 }
@@ -68,6 +70,33 @@ const CASES: Case[] = [
     script: ['write -P 1 0 4k', 'write -P 2 1G 8k', 'write -P 3 4k 4k', 'write -z 64k 64k'],
   },
   {
+    name: 'compat=0.10 (v2): zero writes become discards, unaligned ones too',
+    size: '1G',
+    createOptions: 'compat=0.10',
+    script: [
+      'write -P 1 0 4k',
+      'write -P 2 64k 4k',
+      'discard 0 64k',
+      'write -z 128k 64k',
+      'write -z 4k 4k',
+      'flush',
+      'write 1m 64k',
+      'write -P 3 66k 1k',
+    ],
+  },
+  {
+    name: 'overlay on a qcow2 backing file: COW reads from the backing chain, zero detection',
+    size: '64M',
+    backing: true,
+    script: [
+      'write -P 0xaa 4k 4k',
+      'write -P 0xbb 2052k 2k',
+      'write -P 0xcc 8m 4k',
+      'write -z 1m 64k',
+      'discard 512k 64k',
+    ],
+  },
+  {
     name: 'after a snapshot: L2 COW and data COW with real reads',
     size: '1G',
     prepare: [['snapshot', '-c', 's1']],
@@ -85,6 +114,12 @@ function prepareTemplate(dir: string, c: Case): string {
   const template = path.join(dir, 'template.qcow2');
   const args = ['create', '-q', '-f', 'qcow2'];
   if (c.createOptions) args.push('-o', c.createOptions);
+  if (c.backing) {
+    const base = path.join(dir, 'base.qcow2');
+    spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', base, c.size]);
+    spawnSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 5 0 1m', '-c', 'write -z 2m 1m', base]);
+    args.push('-b', 'base.qcow2', '-F', 'qcow2');
+  }
   spawnSync('qemu-img', [...args, template, c.size]);
   if (c.prepare) {
     spawnSync('qemu-io', [

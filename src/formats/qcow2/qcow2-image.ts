@@ -216,7 +216,13 @@ export class Qcow2Image implements ImageFormat, GuestIo {
   #zeroesPiece(offset: number, bytes: number, mayUnmap: boolean): boolean {
     const s = this.s;
     const cs = s.clusterSize;
-    if (s.headerCluster.header.version < 3) return false;
+    // v2 has no ZERO flag: without a backing file a discard reads as zeros; with one, fall back.
+    const v2 = s.headerCluster.header.version < 3;
+    if (v2 && s.backing) return false;
+    const zeroize = (start: number, bytes: number) => {
+      if (v2) clusterDiscard(s, start, bytes, DISCARD_REQUEST);
+      else clusterZeroize(s, start, bytes, mayUnmap);
+    };
     const head = offset % cs;
     let tail = Math.ceil((offset + bytes) / cs) * cs - (offset + bytes);
     if (offset + bytes === s.sizeBytes) tail = 0;
@@ -236,10 +242,10 @@ export class Qcow2Image implements ImageFormat, GuestIo {
         m.type !== ClusterType.ZeroAlloc
       )
         return false;
-      clusterZeroize(s, start, Math.min(cs, s.sizeBytes - start), mayUnmap);
+      zeroize(start, Math.min(cs, s.sizeBytes - start));
       return true;
     }
-    clusterZeroize(s, offset, bytes, mayUnmap);
+    zeroize(offset, bytes);
     return true;
   }
 
