@@ -28,6 +28,9 @@ export function createProgress(
       hideCursor: true,
       clearOnComplete: true,
       barsize: 24,
+      // Forced on (--progress always) into a log: a plain line every 5 s, like fio --eta-newline.
+      noTTYOutput: process.stderr.isTTY !== true,
+      notTTYSchedule: 5000,
     },
     cliProgress.Presets.shades_classic,
   );
