@@ -1051,6 +1051,22 @@ export function figureDefinitions(claimed: Set<string>): FigureDefinition[] {
   ];
 }
 
+/** A line's name with the create options that set it apart: "qcow2-512 (cluster_size=512)". */
+function describeLabel(rows: readonly ResultRow[], l: string): string {
+  const own = rows.filter((r) => label(r) === l);
+  const variant = String(own[0]?.variant ?? 'qemu');
+  const options = distinct(own, text('create_options')).filter((o) => o !== '');
+  const parts = [
+    variant === 'qemu' || l.includes(variant) ? '' : `variant ${variant}`,
+    options.length === 0
+      ? ''
+      : own.every((r) => r.create_options === options[0]) && options.length === 1
+        ? options.join(' / ')
+        : `${options.join(' / ')} at some sizes`,
+  ].filter((p) => p !== '');
+  return parts.length === 0 ? l : `${l} (${parts.join('; ')})`;
+}
+
 function setupParagraph(view: ResultView): string {
   const { meta } = view.file;
   const rows = view.rows;
@@ -1064,7 +1080,7 @@ function setupParagraph(view: ResultView): string {
     `Suite ${meta.suite.name}${meta.suite.description === '' ? '' : ` (${meta.suite.description.replace(/\.$/, '')})`}: ` +
       `${meta.cases} cases in ${meta.groups.length} groups${meta.options.quick ? ', quick mode' : ''}, ` +
       `run by qedlab ${meta.lab_version}${commit} on Node ${meta.node_version}.`,
-    `Formats and variants: ${labels.join(', ')}.`,
+    `Formats and variants: ${labels.map((l) => describeLabel(rows, l)).join(', ')}.`,
     rows.length > 0 ? `Virtual sizes ${sizeRange(rows)}.` : '',
     devices.length > 0 ? `Device models: ${devices.map(describeDevice).join('; ')}.` : '',
     `Seeds ${meta.seeds.join(', ')}: a value is the mean over seeds, ± the standard deviation ` +
