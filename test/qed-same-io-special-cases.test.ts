@@ -83,6 +83,26 @@ describeWithQemu('QED: same bytes and same host I/O as qemu-io, special cases', 
     expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
   });
 
+  it('sector-unaligned writes and zero writes: padded sectors, one FUA flush per piece', () => {
+    const script = [
+      'write -P 1 100 200',
+      'write -P 2 70000 5000',
+      'write -P 3 1000 1M',
+      'write -z 300 1000',
+      'write -z 65000 200000',
+      'write -z 3M 100',
+      'write -P 4 4M 1',
+      'read -P 3 1300 1000',
+    ];
+    for (const cacheMode of ['writeback', 'writethrough'] as const) {
+      const run = compareWithQemuIo({ format: 'qed', sizeBytes: '1G', script, cacheMode });
+      expect(run.qemu.stdout).not.toMatch(/fail/i);
+      expect(run.lab.status, run.lab.stderr).toBe(0);
+      expect(firstIoDifference(run.qemu.ops, run.lab.ops)?.context).toBeUndefined();
+      expect(firstByteDifference(run.qemu.image, run.lab.image)).toBe(-1);
+    }
+  });
+
   it('discard is a no-op, flush after nothing written issues nothing, data stays readable', () => {
     const script = [
       'write -P 0x11 0 128k',

@@ -171,7 +171,9 @@ export class QemuIoSession {
     switch (command.op) {
       case 'write': {
         if (command.zero) {
-          const options = command.mayUnmap ? { mayUnmap: true } : undefined;
+          const options: { mayUnmap?: boolean; fua?: boolean } = {};
+          if (command.mayUnmap) options.mayUnmap = true;
+          if (this.#options.writethrough) options.fua = true;
           image.writeZeroes(command.offsetBytes, command.lengthBytes, options);
         } else {
           image.write(
@@ -179,6 +181,7 @@ export class QemuIoSession {
             this.#patterns.get(command.pattern, command.lengthBytes),
           );
         }
+        // Writethrough: QEMU marks the write FUA and, as no format here supports it, flushes after.
         if (this.#options.writethrough) image.flush();
         this.#report('wrote', command.offsetBytes, command.lengthBytes, startNs);
         break;

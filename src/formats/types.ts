@@ -54,8 +54,16 @@ export interface ImageFormat {
   readonly virtualSizeBytes: number;
   read(offsetBytes: number, lengthBytes: number): Uint8Array;
   write(offsetBytes: number, data: Uint8Array): void;
-  /** `write -z`: the range reads as zeros; `mayUnmap` lets the format deallocate (qcow2). */
-  writeZeroes(offsetBytes: number, lengthBytes: number, options?: { mayUnmap?: boolean }): void;
+  /**
+   * `write -z`: the range reads as zeros; `mayUnmap` lets the format deallocate (qcow2). `fua`
+   * (writethrough): QEMU emulates FUA with a flush after every piece the block layer hands the
+   * driver, which for a sector-unaligned zero write is more than one flush.
+   */
+  writeZeroes(
+    offsetBytes: number,
+    lengthBytes: number,
+    options?: { mayUnmap?: boolean; fua?: boolean },
+  ): void;
   discard(offsetBytes: number, lengthBytes: number): void;
   /** Guest flush: the format's metadata, then the host file. */
   flush(): void;

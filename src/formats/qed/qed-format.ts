@@ -11,7 +11,7 @@ import type {
 } from '../types.ts';
 import { qedCheck } from './check.ts';
 import { ClusterKind, findCluster, newClusterRun } from './cluster.ts';
-import { QED_HEADER_BYTES, QED_MAGIC } from './constants.ts';
+import { QED_HEADER_BYTES, QED_MAGIC, SECTOR_BYTES } from './constants.ts';
 import { createQed, QED_CREATE_OPTIONS } from './create.ts';
 import { isImageSizeValid } from './header.ts';
 import { NeedCheckTimer } from './need-check.ts';
@@ -76,15 +76,52 @@ export class QedImage implements ImageFormat {
     this.#checkWritable();
     this.#checkRange(offsetBytes, data.length);
     if (data.length === 0) return;
-    this.#writer.write(offsetBytes, data.length, data);
+    const end = offsetBytes + data.length;
+    if (offsetBytes % SECTOR_BYTES === 0 && end % SECTOR_BYTES === 0) {
+      this.#writer.write(offsetBytes, data.length, data);
+      return;
+    }
+    // QED takes whole sectors (request_alignment 512): the block layer reads the partial head and
+    // tail sectors and writes the padded request.
+    const start = offsetBytes - (offsetBytes % SECTOR_BYTES);
+    const paddedEnd = Math.ceil(end / SECTOR_BYTES) * SECTOR_BYTES;
+    const padded = this.#reader.read(start, paddedEnd - start).slice();
+    padded.set(data, offsetBytes - start);
+    this.#writer.write(start, padded.length, padded);
   }
 
-  writeZeroes(offsetBytes: number, lengthBytes: number): void {
+  /**
+   * As bdrv_co_do_zero_pwritev feeds QED: a sector-unaligned head and tail become padded sector
+   * writes; the aligned middle is a zero write, split as `splitWriteZeroes` describes.
+   */
+  writeZeroes(offsetBytes: number, lengthBytes: number, options?: { fua?: boolean }): void {
     this.#checkWritable();
     this.#checkRange(offsetBytes, lengthBytes);
-    splitWriteZeroes(offsetBytes, lengthBytes, this.state.clusterSizeBytes, (o, n, aligned) => {
-      this.#writer.write(o, n, aligned ? null : zeroBytes(n));
-    });
+    const fua = options?.fua === true;
+    let offset = offsetBytes;
+    let bytes = lengthBytes;
+    const head = offset % SECTOR_BYTES;
+    if (head !== 0 && bytes > 0) {
+      const n = Math.min(bytes, SECTOR_BYTES - head);
+      this.write(offset, zeroBytes(n));
+      if (fua) this.flush();
+      offset += n;
+      bytes -= n;
+    }
+    const aligned = bytes - (bytes % SECTOR_BYTES);
+    if (aligned > 0) {
+      splitWriteZeroes(offset, aligned, this.state.clusterSizeBytes, (o, n, isAligned) => {
+        this.#writer.write(o, n, isAligned ? null : zeroBytes(n));
+      });
+      // bdrv_co_do_pwrite_zeroes flushes once after all its pieces.
+      if (fua) this.flush();
+      offset += aligned;
+      bytes -= aligned;
+    }
+    if (bytes > 0) {
+      this.write(offset, zeroBytes(bytes));
+      if (fua) this.flush();
+    }
   }
 
   /** QED has no discard callback: a guest discard changes nothing and the data stays readable. */
