@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import * as bench from './bench.ts';
 import * as check from './check.ts';
 import * as compare from './compare.ts';
+import * as crash from './crash.ts';
 import * as create from './create.ts';
 import * as info from './info.ts';
 import * as io from './io.ts';
@@ -25,4 +26,5 @@ export const COMMANDS = [
   compare,
   plot,
   snapshot,
+  crash,
 ] as unknown as readonly CommandModule[];
