@@ -12,7 +12,7 @@ import {
 import type { MetadataCache } from './metadata-cache.ts';
 import { getRefcount, refcountMax, setRefcount } from './refcount-block.ts';
 import { refcountMetadataSize } from './refcount-table.ts';
-import { writeU32, writeU64 } from './u64.ts';
+import { cHex, writeU32, writeU64 } from './u64.ts';
 
 /** Where freed host ranges go when discard pass-through is on (file-posix punches a hole). */
 export interface DiscardRegion {
@@ -84,7 +84,7 @@ export class RefcountAllocator {
     if (offset % this.clusterSize !== 0) {
       throw new ImageIoError(
         'QCOW2_CORRUPT',
-        `Refblock offset 0x${offset.toString(16)} unaligned (reftable index: 0x${index.toString(16)})`,
+        `Refblock offset ${cHex(offset)} unaligned (reftable index: ${cHex(index)})`,
       );
     }
   }

@@ -43,6 +43,9 @@ class Imrt {
 }
 
 const hex = (n: number) => n.toString(16);
+/** A u64 entry in hex from its halves (exact above 2^53). */
+const hex64 = (hi: number, lo: number) =>
+  hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, '0');
 
 interface Ctx {
   s: Qcow2State;
@@ -94,7 +97,7 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
       type !== ClusterType.Compressed &&
       ((hi & L2_HI_RESERVED) !== 0 || (lo & L2_LO_RESERVED) !== 0)
     ) {
-      c.messages.push(`ERROR found l2 entry with reserved bits set: ${hex(hi * 4294967296 + lo)}`);
+      c.messages.push(`ERROR found l2 entry with reserved bits set: ${hex64(hi, lo)}`);
       c.res.corruptions++;
     }
     if (type === ClusterType.Compressed) {
@@ -152,7 +155,7 @@ function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: bo
     const lo = entryLo(l1, i);
     if (hi === 0 && lo === 0) continue;
     if ((hi & L1_HI_RESERVED) !== 0 || (lo & L1_LO_RESERVED) !== 0) {
-      c.messages.push(`ERROR found L1 entry with reserved bits set: ${hex(hi * 4294967296 + lo)}`);
+      c.messages.push(`ERROR found L1 entry with reserved bits set: ${hex64(hi, lo)}`);
       c.res.corruptions++;
     }
     const l2Offset = offsetOf(hi, lo);
@@ -401,7 +404,7 @@ function checkOflagCopied(c: Ctx): void {
     if ((refcount === 1) !== ((hi & HI_COPIED) !== 0)) {
       c.res.corruptions++;
       c.messages.push(
-        `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex(hi * 4294967296 + lo)} refcount=${refcount}`,
+        `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${hex64(hi, lo)} refcount=${refcount}`,
       );
       if (repair) {
         setEntryRaw(s.l1, i, refcount === 1 ? (hi | HI_COPIED) >>> 0 : (hi & ~HI_COPIED) >>> 0, lo);
@@ -421,7 +424,7 @@ function checkOflagCopied(c: Ctx): void {
       if ((rc === 1) !== ((h & HI_COPIED) !== 0)) {
         c.res.corruptions++;
         c.messages.push(
-          `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED data cluster: l2_entry=${hex(h * 4294967296 + l)} refcount=${rc}`,
+          `${repair ? 'Repairing' : 'ERROR'} OFLAG_COPIED data cluster: l2_entry=${hex64(h, l)} refcount=${rc}`,
         );
         if (repair) {
           setEntryRaw(l2, j, rc === 1 ? (h | HI_COPIED) >>> 0 : (h & ~HI_COPIED) >>> 0, l);

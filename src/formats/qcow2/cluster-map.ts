@@ -1,5 +1,11 @@
 import { ImageIoError } from '../../util/errors.ts';
-import { DISCARD_ALWAYS, DISCARD_OTHER, EFBIG, MAX_L1_BYTES } from './constants.ts';
+import {
+  DISCARD_ALWAYS,
+  DISCARD_OTHER,
+  EFBIG,
+  INCOMPAT_CORRUPT,
+  MAX_L1_BYTES,
+} from './constants.ts';
 import {
   ClusterType,
   clusterTypeOf,
@@ -11,6 +17,7 @@ import {
   setEntry,
 } from './l2-entry.ts';
 import type { Qcow2State } from './state.ts';
+import { cHex } from './u64.ts';
 
 /** A referenced L2 slice: release with `s.l2Cache.put(slot)`. */
 export interface SliceRef {
@@ -31,8 +38,22 @@ function l2IndexOf(s: Qcow2State, guestOffset: number): number {
   return Math.floor(guestOffset / s.clusterSize) % s.l2Size;
 }
 
+/**
+ * qcow2_signal_corruption(fatal): on a writable image the corrupt bit is set with a header
+ * rewrite and the node stops serving requests; read-only images only report it.
+ */
 export function corrupt(s: Qcow2State, message: string): ImageIoError {
-  s.broken = true;
+  if (s.readOnly) {
+    return new ImageIoError(
+      'QCOW2_CORRUPT',
+      `qcow2: Image is corrupt: ${message}; further non-fatal corruption events will be suppressed`,
+    );
+  }
+  if (!s.broken) {
+    s.headerCluster.header.incompatibleFeatures |= BigInt(INCOMPAT_CORRUPT);
+    s.updateHeader();
+    s.broken = true;
+  }
   return new ImageIoError(
     'QCOW2_CORRUPT',
     `qcow2: Marking image as corrupt: ${message}; further corruption events will be suppressed`,
@@ -54,10 +75,7 @@ export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
   if (l1Index >= s.l1Size) growL1Table(s, l1Index + 1, false);
   let l2Offset = entryOffset(s.l1, l1Index);
   if (l2Offset % s.clusterSize !== 0) {
-    throw corrupt(
-      s,
-      `L2 table offset 0x${l2Offset.toString(16)} unaligned (L1 index: 0x${l1Index.toString(16)})`,
-    );
+    throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(l1Index)})`);
   }
   if (!entryCopied(s.l1, l1Index)) {
     l2Allocate(s, l1Index);
@@ -161,10 +179,7 @@ export function getHostOffset(
   const l2Offset = l1Index < s.l1Size ? entryOffset(s.l1, l1Index) : 0;
   if (l2Offset !== 0) {
     if (l2Offset % cs !== 0) {
-      throw corrupt(
-        s,
-        `L2 table offset 0x${l2Offset.toString(16)} unaligned (L1 index: 0x${l1Index.toString(16)})`,
-      );
+      throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(l1Index)})`);
     }
     const slot = loadL2Slice(s, guestOffset, l2Offset);
     const table = s.l2Cache.table(slot);
@@ -182,7 +197,7 @@ export function getHostOffset(
         s.l2Cache.put(slot);
         throw corrupt(
           s,
-          `Cluster allocation offset 0x${hostCluster.toString(16)} unaligned (L2 offset: 0x${l2Offset.toString(16)}, L2 index: 0x${sliceIndex.toString(16)})`,
+          `Cluster allocation offset ${cHex(hostCluster)} unaligned (L2 offset: ${cHex(l2Offset)}, L2 index: ${cHex(sliceIndex)})`,
         );
       }
       out.hostOffset = hostCluster + offsetInCluster;

@@ -16,6 +16,7 @@ import { flushCaches } from './lazy-refcounts.ts';
 import type { Qcow2Image } from './qcow2-image.ts';
 import { type SnapshotEntry, serializeSnapshotTable, tableBytes } from './snapshot-table.ts';
 import type { Qcow2State } from './state.ts';
+import { cHex } from './u64.ts';
 
 const MAX_SNAPSHOTS_TABLE_BYTES = 64 * 1024 * 1024;
 
@@ -49,10 +50,7 @@ export function updateSnapshotRefcount(
       if (l1Hi === 0 && l1Lo === 0) continue;
       const l2Offset = offsetOf(l1Hi, l1Lo);
       if (l2Offset % cs !== 0)
-        throw corrupt(
-          s,
-          `L2 table offset 0x${l2Offset.toString(16)} unaligned (L1 index: 0x${i.toString(16)})`,
-        );
+        throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(i)})`);
       for (let slice = 0; slice < nSlices; slice++) {
         const slot = s.l2Cache.get(l2Offset + slice * sliceBytes);
         try {
@@ -79,7 +77,7 @@ export function updateSnapshotRefcount(
               if (offset % cs !== 0) {
                 throw corrupt(
                   s,
-                  `Cluster allocation offset 0x${offset.toString(16)} unaligned (L2 offset: 0x${l2Offset.toString(16)}, L2 index: 0x${(slice * s.l2SliceSize + j).toString(16)})`,
+                  `Cluster allocation offset ${cHex(offset)} unaligned (L2 offset: ${cHex(l2Offset)}, L2 index: ${cHex(slice * s.l2SliceSize + j)})`,
                 );
               }
               if (abs !== 0) {

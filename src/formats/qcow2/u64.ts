@@ -49,3 +49,8 @@ export function writeU64Big(buf: Uint8Array, pos: number, value: bigint): void {
   writeU32(buf, pos, Number((value >> 32n) & 0xffffffffn));
   writeU32(buf, pos + 4, Number(value & 0xffffffffn));
 }
+
+/** C's `%#x`/`%#" PRIx64`: "0x…", except that zero prints as plain "0". */
+export function cHex(value: number): string {
+  return value === 0 ? '0' : `0x${value.toString(16)}`;
+}
