@@ -170,7 +170,10 @@ function axisOptions(axis: AxisSpec, values: readonly number[], position: 'x' | 
     const positives = values.filter((v) => v > 0 && Number.isFinite(v));
     const lo = axis.min ?? (positives.length > 0 ? Math.min(...positives) : 1);
     const hi = axis.max ?? (positives.length > 0 ? Math.max(...positives) : 10);
-    const range = logRange(lo, hi, axis.unit);
+    // A value axis keeps data off its edges: a point exactly on a decade would sit on the axis
+    // line. (Size axes keep their data on the edges: the sweep's ends are its ticks.)
+    const pad = position === 'y' && axis.min === undefined ? 1.15 : 1;
+    const range = logRange(lo / pad, hi * (axis.max === undefined ? pad : 1), axis.unit);
     return {
       type: 'logarithmic',
       min: range.min,
@@ -243,6 +246,9 @@ function xyConfiguration(
       spanGaps: false,
       // Markers on the axis bounds would be cut in half by the plot-area clip.
       clip: false,
+      // Later series on top: where lines coincide, the dashed ones drawn over the solid first
+      // series stay visible (Chart.js draws the lowest order last).
+      order: -i,
     };
   });
   const xs = datasets.flatMap((d) => d.data.map((p) => p.x));
@@ -258,6 +264,8 @@ function xyConfiguration(
         pointStyle: 'line',
         pointStyleWidth: 36,
         boxHeight: 12,
+        // Drawing order is reversed (see `order`); the legend keeps the series order.
+        sort: (a: LegendItem, b: LegendItem) => (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0),
         generateLabels: (chart: Chart): LegendItem[] =>
           Chart.defaults.plugins.legend.labels.generateLabels(chart).map((item) => {
             const dataset = datasets[item.datasetIndex ?? -1];
