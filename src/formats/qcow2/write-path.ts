@@ -1,6 +1,6 @@
 import { freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
 import { DISCARD_NEVER } from './constants.ts';
-import { ClusterType, clusterTypeOf, entryHi, entryLo, offsetOf, setEntry } from './l2-entry.ts';
+import { setEntry } from './l2-entry.ts';
 import { markDirty } from './lazy-refcounts.ts';
 import type { Qcow2State } from './state.ts';
 
@@ -30,9 +30,44 @@ export interface GuestIo {
 
 const INV = -1;
 
+// Local copies of the entry readers: the write path calls them per cluster, and imported
+// bindings cost a getter call each under the TypeScript loader.
+const T_UNALLOCATED = 0;
+const T_ZERO_ALLOC = 2;
+const T_NORMAL = 3;
+function hiAt(t: Uint8Array, i: number): number {
+  const p = i * 8;
+  return (
+    (((t[p] as number) << 24) |
+      ((t[p + 1] as number) << 16) |
+      ((t[p + 2] as number) << 8) |
+      (t[p + 3] as number)) >>>
+    0
+  );
+}
+function loAt(t: Uint8Array, i: number): number {
+  const p = i * 8 + 4;
+  return (
+    (((t[p] as number) << 24) |
+      ((t[p + 1] as number) << 16) |
+      ((t[p + 2] as number) << 8) |
+      (t[p + 3] as number)) >>>
+    0
+  );
+}
+function typeOf(hi: number, lo: number): number {
+  if (hi & 0x40000000) return 4;
+  const hasOffset = (hi & 0x00ffffff) !== 0 || (lo & 0xfffffe00) !== 0;
+  if (lo & 1) return hasOffset ? T_ZERO_ALLOC : 1;
+  return hasOffset ? T_NORMAL : T_UNALLOCATED;
+}
+function offsetFrom(hi: number, lo: number): number {
+  return (hi & 0x00ffffff) * 4294967296 + ((lo & 0xfffffe00) >>> 0);
+}
+
 function needsNewAlloc(hi: number, lo: number): boolean {
-  const t = clusterTypeOf(hi, lo);
-  if (t === ClusterType.Normal || t === ClusterType.ZeroAlloc) return (hi & 0x80000000) === 0;
+  const t = typeOf(hi, lo);
+  if (t === T_NORMAL || t === T_ZERO_ALLOC) return (hi & 0x80000000) === 0;
   return true;
 }
 
@@ -44,14 +79,14 @@ function countSingleWriteClusters(
   index: number,
   newAlloc: boolean,
 ): number {
-  let expected = offsetOf(entryHi(table, index), entryLo(table, index));
+  let expected = offsetFrom(hiAt(table, index), loAt(table, index));
   let i = 0;
   for (; i < n; i++) {
-    const hi = entryHi(table, index + i);
-    const lo = entryLo(table, index + i);
+    const hi = hiAt(table, index + i);
+    const lo = loAt(table, index + i);
     if (needsNewAlloc(hi, lo) !== newAlloc) break;
     if (!newAlloc) {
-      if (expected !== offsetOf(hi, lo)) break;
+      if (expected !== offsetFrom(hi, lo)) break;
       expected += s.clusterSize;
     }
   }
@@ -75,9 +110,7 @@ function calculateL2Meta(
   if (keepOld) {
     let allNormal = true;
     for (let i = 0; i < nbClusters; i++) {
-      if (
-        clusterTypeOf(entryHi(table, index + i), entryLo(table, index + i)) !== ClusterType.Normal
-      ) {
+      if (typeOf(hiAt(table, index + i), loAt(table, index + i)) !== T_NORMAL) {
         allNormal = false;
         break;
       }
@@ -87,11 +120,9 @@ function calculateL2Meta(
   let cowStartFrom = 0;
   let cowEndTo = Math.ceil(cowEndFrom / cs) * cs;
   if (keepOld) {
-    if (clusterTypeOf(entryHi(table, index), entryLo(table, index)) === ClusterType.Normal)
-      cowStartFrom = cowStartTo;
+    if (typeOf(hiAt(table, index), loAt(table, index)) === T_NORMAL) cowStartFrom = cowStartTo;
     const last = index + nbClusters - 1;
-    if (clusterTypeOf(entryHi(table, last), entryLo(table, last)) === ClusterType.Normal)
-      cowEndTo = cowEndFrom;
+    if (typeOf(hiAt(table, last), loAt(table, last)) === T_NORMAL) cowEndTo = cowEndFrom;
   }
   return {
     allocOffset: hostClusterOffset,
@@ -119,9 +150,9 @@ function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2
   nb = Math.min(nb, s.l2SliceSize - l2SliceIndexOf(s, guestOffset));
   const ref = getClusterTable(s, guestOffset);
   const table = s.l2Cache.table(ref.slot);
-  const hi = entryHi(table, ref.index);
-  const lo = entryLo(table, ref.index);
-  const clusterOffset = offsetOf(hi, lo);
+  const hi = hiAt(table, ref.index);
+  const lo = loAt(table, ref.index);
+  const clusterOffset = offsetFrom(hi, lo);
   let ret = 0;
   if (!needsNewAlloc(hi, lo)) {
     if (cur.hostOffset !== INV && clusterOffset !== cur.hostOffset) {
@@ -287,8 +318,8 @@ export function linkL2(s: Qcow2State, io: GuestIo, m: L2Meta): void {
   s.l2Cache.markDirty(ref.slot);
   const old: Array<[number, number]> = [];
   for (let i = 0; i < m.nbClusters; i++) {
-    const hi = entryHi(table, ref.index + i);
-    const lo = entryLo(table, ref.index + i);
+    const hi = hiAt(table, ref.index + i);
+    const lo = loAt(table, ref.index + i);
     if (hi !== 0 || lo !== 0) old.push([hi, lo]);
     setEntry(table, ref.index + i, m.allocOffset + i * s.clusterSize, true);
   }
