@@ -22,8 +22,8 @@ export class MetadataCache {
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
-  readonly #dirtySlots: number[] = [];
-  #dirtyCount = 0;
+  /** Dirty slots (flushes write them in slot order). */
+  readonly #dirtySlots = new Set<number>();
   #emptyCount: number;
   readonly #bySlotOffset = new Map<number, number>();
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
@@ -80,8 +80,7 @@ export class MetadataCache {
   markDirty(slot: number): void {
     if (this.#dirty[slot]) return;
     this.#dirty[slot] = 1;
-    this.#dirtyCount++;
-    this.#dirtySlots.push(slot);
+    this.#dirtySlots.add(slot);
   }
 
   isDirty(slot: number): boolean {
@@ -89,7 +88,7 @@ export class MetadataCache {
   }
 
   hasDirty(): boolean {
-    return this.#dirtyCount > 0;
+    return this.#dirtySlots.size > 0;
   }
 
   /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
@@ -98,7 +97,7 @@ export class MetadataCache {
     this.#offsets[slot] = 0;
     if (this.#dirty[slot]) {
       this.#dirty[slot] = 0;
-      this.#dirtyCount--;
+      this.#dirtySlots.delete(slot);
     }
     this.#unlink(slot);
     this.#setEmpty(slot, true);
@@ -106,13 +105,9 @@ export class MetadataCache {
 
   /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
   flushToOs(): void {
-    if (this.#dirtyCount === 0) {
-      this.#dirtySlots.length = 0;
-      return;
-    }
-    const slots = this.#dirtySlots.slice().sort((a, b) => a - b);
+    if (this.#dirtySlots.size === 0) return;
+    const slots = Array.from(this.#dirtySlots).sort((a, b) => a - b);
     for (const slot of slots) this.entryFlush(slot);
-    this.#compactDirtySlots();
   }
 
   /** qcow2_cache_flush: write back, then fdatasync (elided by the device when nothing changed). */
@@ -144,7 +139,7 @@ export class MetadataCache {
     }
     this.#device.write(this.#offsets[slot] as number, this.table(slot), this.kind);
     this.#dirty[slot] = 0;
-    this.#dirtyCount--;
+    this.#dirtySlots.delete(slot);
   }
 
   /** Drops every table (used after a rebuild rewrote metadata behind the cache). */
@@ -152,7 +147,7 @@ export class MetadataCache {
     for (let slot = 0; slot < this.size; slot++) {
       if (this.#offsets[slot] !== 0) this.discard(slot);
     }
-    this.#dirtySlots.length = 0;
+    this.#dirtySlots.clear();
   }
 
   #get(offset: number, readFromDisk: boolean): number {
@@ -161,11 +156,7 @@ export class MetadataCache {
       const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
       slot = this.#victim(lookupIndex);
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
-      if (this.#dirty[slot]) {
-        this.entryFlush(slot);
-        // Clean slots stay in the list until it is twice the dirty count (amortised O(1)).
-        if (this.#dirtySlots.length > 2 * this.#dirtyCount + 64) this.#compactDirtySlots();
-      }
+      if (this.#dirty[slot]) this.entryFlush(slot);
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
       this.#offsets[slot] = 0;
@@ -249,15 +240,5 @@ export class MetadataCache {
     else this.#tail = p;
     this.#prev[slot] = -1;
     this.#next[slot] = -1;
-  }
-
-  #compactDirtySlots(): void {
-    let j = 0;
-    const list = this.#dirtySlots;
-    for (let i = 0; i < list.length; i++) {
-      const slot = list[i] as number;
-      if (this.#dirty[slot]) list[j++] = slot;
-    }
-    list.length = j;
   }
 }
