@@ -4,6 +4,7 @@ import * as check from './check.ts';
 import * as compare from './compare.ts';
 import * as crash from './crash.ts';
 import * as create from './create.ts';
+import * as fuzz from './fuzz.ts';
 import * as info from './info.ts';
 import * as io from './io.ts';
 import * as map from './map.ts';
@@ -27,4 +28,5 @@ export const COMMANDS = [
   plot,
   snapshot,
   crash,
+  fuzz,
 ] as unknown as readonly CommandModule[];
