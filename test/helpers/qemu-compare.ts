@@ -31,6 +31,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { afterAll } from 'vitest';
 import { buildCli } from '../../src/cli/main.ts';
 import { parseIoLog } from '../../src/device/io-log.ts';
 import { LabError } from '../../src/util/errors.ts';
@@ -68,8 +69,17 @@ export interface CompareRun {
   dir: string;
 }
 
-export function makeTempDir(prefix = 'qedlab-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+const TEMP_DIRS: string[] = [];
+// Registered while the importing test file is collected: its scratch directories go when it ends.
+afterAll(() => {
+  for (const dir of TEMP_DIRS.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the OS temp dir, removed after the importing test file's tests. */
+export function makeTempDir(prefix = 'qedlab-cmp-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  TEMP_DIRS.push(dir);
+  return dir;
 }
 
 export function compareWithQemuIo(options: CompareOptions): CompareRun {
