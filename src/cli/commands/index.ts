@@ -11,6 +11,7 @@ import * as map from './map.ts';
 import * as plot from './plot.ts';
 import * as run from './run.ts';
 import * as snapshot from './snapshot.ts';
+import * as validate from './validate.ts';
 
 /**
  * Every `qedlab` sub-command; each module exports command, describe, builder and handler.
@@ -29,4 +30,5 @@ export const COMMANDS = [
   snapshot,
   crash,
   fuzz,
+  validate,
 ] as unknown as readonly CommandModule[];
