@@ -39,6 +39,7 @@ describe('a case that fails becomes a row with status=error; the others still ru
     expect(q?.snapshot_delete_us).toBeGreaterThan(0);
     const timeline = results.details[String(q?.case_id)]?.snapshot_timeline;
     expect(timeline?.requests.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(timeline?.bucket_requests).toBe(1);
     expect(timeline?.max_ns.at(-1)).toBe(Math.round((q?.snapshot_create_last_us as number) * 1000));
   });
 });

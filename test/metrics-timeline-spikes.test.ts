@@ -33,3 +33,30 @@ describe('latency timeline', () => {
     expect(points.filter((p) => p.maxNs === 20_000)).toHaveLength(points.length - 1);
   });
 });
+
+describe('snapshot timelines in results', () => {
+  it('report the bucket width they were compressed to', async () => {
+    const { runSuite } = await import('../src/bench/run-suite.ts');
+    const { parseSuite } = await import('../src/bench/suite.ts');
+    const suite = parseSuite(
+      {
+        name: 's',
+        groups: [
+          {
+            name: 'g',
+            formats: ['qcow2'],
+            workloads: [{ type: 'checkpoint', snapshots: 300, snapshotEvery: 1, workingSet: '1M' }],
+            sizes: ['64M'],
+          },
+        ],
+      },
+      's.json',
+    );
+    const results = runSuite(suite, { progress: false });
+    const t = Object.values(results.details)[0]?.snapshot_timeline;
+    // 300 snapshots in at most 256 buckets: the width doubled to 2 (150 buckets).
+    expect(t?.bucket_requests).toBe(2);
+    expect(t?.requests.reduce((a, b) => a + b, 0)).toBe(300);
+    expect(t?.first_request[1]).toBe(2);
+  });
+});

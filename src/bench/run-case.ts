@@ -57,6 +57,7 @@ export interface CaseMeasurement {
   snapshotLatency: LatencySummary;
   /** Snapshot creates, downsampled like the latency timeline (cost of the n-th snapshot). */
   snapshotTimeline: TimelinePoint[];
+  snapshotTimelineBucketRequests: number;
   /** The last snapshot's create cost, ns (the cost of the N-th snapshot). */
   snapshotLastNs: number | undefined;
   /** Deleting the oldest snapshot after the run (qcow2), ns; undefined when none were taken. */
@@ -193,6 +194,7 @@ export function runCase(c: BenchCase, options: RunCaseOptions = {}): CaseMeasure
     flushLatency: flushLatency.summary(),
     snapshotLatency: snapshotLatency.summary(),
     snapshotTimeline: snapshotLatency.timeline.points(),
+    snapshotTimelineBucketRequests: snapshotLatency.timeline.bucketWidth,
     snapshotLastNs,
     snapshotDeleteNs,
     fsckAtEnd,

@@ -52,7 +52,7 @@ export function runSuite(suite: Suite, options: RunSuiteOptions = {}): ResultsFi
         details[c.caseId] = {
           histogram: histogramTriples(m.histogram),
           timeline: timelineColumns(m.timeline, m.timelineBucketRequests),
-          snapshot_timeline: timelineColumns(m.snapshotTimeline, 1),
+          snapshot_timeline: timelineColumns(m.snapshotTimeline, m.snapshotTimelineBucketRequests),
           fsck_at_end: m.fsckAtEnd ?? null,
           fsck_points: m.fsckPoints,
         };
