@@ -212,6 +212,12 @@ function pivotTable(
     ),
   }));
   if (tableRows.every((r) => r.cells.every((c) => c === undefined))) return undefined;
+  // Times that are zero everywhere come from a device model that charges nothing: no table.
+  if (
+    metric.unit === 'ns' &&
+    tableRows.every((r) => r.cells.every((c) => c === undefined || c.mean === 0))
+  )
+    return undefined;
   return {
     title: `${capitalise(metric.title)}, ${metric.tableUnit}${where === '' ? '' : ` (${where})`}`,
     rowTitle,
@@ -537,6 +543,7 @@ const latencyCdf: FigureDefinition = {
           ),
           title: `How are request latencies distributed? (${wl}, ${deviceShortName(dev)})`,
           subtitle: subtitle(
+            groups.length > 1 ? `group ${group.name}` : undefined,
             `${deviceShortName(dev)} model`,
             `${sizeLabel} image`,
             `workload ${wl}`,
@@ -612,11 +619,12 @@ const stallTimeline: FigureDefinition = {
           series.push({ label: label(row), points });
           const worst = points.reduce((a, b) => (b.y > a.y ? b : a));
           const p50 = num(row, 'latency_p50_us');
-          content.notes.push(
-            `${label(row)} (${wl}, ${deviceShortName(dev)}): the worst request, #${worst.x.toLocaleString('en-US')}, ` +
-              `took ${formatDurationNs(worst.y)}` +
-              (p50 === undefined ? '.' : `, against a median of ${formatDurationNs(p50 * 1e3)}.`),
-          );
+          if (worst.y > 0)
+            content.notes.push(
+              `${label(row)} (${wl}, ${deviceShortName(dev)}): the worst request, #${worst.x.toLocaleString('en-US')}, ` +
+                `took ${formatDurationNs(worst.y)}` +
+                (p50 === undefined ? '.' : `, against a median of ${formatDurationNs(p50 * 1e3)}.`),
+            );
         }
         if (series.length === 0) continue;
         const width = view.detail(chartRows[0] as ResultRow)?.timeline.bucket_requests ?? 1;
@@ -632,6 +640,7 @@ const stallTimeline: FigureDefinition = {
           seeds: seedsOf(chartRows.filter((r) => Number(r.seed) === firstSeed)),
           title: `Does a refcount-table growth stall a guest request? (${wl}, ${deviceShortName(dev)})`,
           subtitle: subtitle(
+            groups.length > 1 ? `group ${group.name}` : undefined,
             `${deviceShortName(dev)} model`,
             `${formatSize(size(chartRows[0] as ResultRow))} image`,
             `workload ${wl}`,
@@ -1083,7 +1092,7 @@ function setupParagraph(view: ResultView): string {
     `Formats and variants: ${labels.map((l) => describeLabel(rows, l)).join(', ')}.`,
     rows.length > 0 ? `Virtual sizes ${sizeRange(rows)}.` : '',
     devices.length > 0 ? `Device models: ${devices.map(describeDevice).join('; ')}.` : '',
-    `Seeds ${meta.seeds.join(', ')}: a value is the mean over seeds, ± the standard deviation ` +
+    `${meta.seeds.length === 1 ? 'Seed' : 'Seeds'} ${meta.seeds.join(', ')}: a value is the mean over seeds, ± the standard deviation ` +
       'over seeds in percent (left out below 1.5 %), and the line under it the difference against ' +
       'the first column.',
     'Every time is simulated by the device model (the cost of the host I/O each step issues), ' +
@@ -1096,6 +1105,27 @@ function setupParagraph(view: ResultView): string {
   return parts.filter((p) => p !== '').join(' ');
 }
 
+/** Whether a chart has at least one value its axes can show. */
+export function hasDrawableData(chart: ChartSpec): boolean {
+  const body = chart.body;
+  if (body.kind === 'bar') {
+    return body.series.some((s) => s.values.some((v) => Number.isFinite(v) && v > 0));
+  }
+  const xLog = body.x.log;
+  const yLog = body.kind === 'cdf' ? false : body.y.log;
+  const positiveY = body.kind !== 'cdf';
+  return body.series.some((s) =>
+    s.points.some(
+      (p) =>
+        Number.isFinite(p.x) &&
+        Number.isFinite(p.y) &&
+        (!xLog || p.x > 0) &&
+        (!yLog || p.y > 0) &&
+        (!positiveY || p.y > 0),
+    ),
+  );
+}
+
 /** The whole report of a results file: setup paragraph, then one section per figure. */
 export function buildReport(file: ResultsFile): Report {
   const view = new ResultView(file);
@@ -1104,9 +1134,17 @@ export function buildReport(file: ResultsFile): Report {
   for (const figure of figureDefinitions(claimed)) {
     const groups = view.groups.filter((g) => figure.select(g, view));
     for (const g of groups) claimed.add(g.name);
-    const content =
+    const built =
       groups.length === 0 ? { charts: [], tables: [], notes: [] } : figure.build(groups, view);
-    const notes = [...content.notes];
+    const notes = [...built.notes];
+    // A chart with nothing to draw (every value zero on a log axis, a device model that charges
+    // no time) is left out with a note rather than drawn empty.
+    const charts = built.charts.filter((chart) => {
+      if (hasDrawableData(chart)) return true;
+      notes.push(`Not drawn: ${chart.id}: every value is zero.`);
+      return false;
+    });
+    const content = { ...built, charts };
     const empty = content.charts.length === 0 && content.tables.length === 0;
     if (empty) notes.unshift(`Not drawn: ${figure.missing}`);
     // Variant comparisons without data say nothing: there is one entry per possible question.
