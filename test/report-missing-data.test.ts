@@ -54,4 +54,27 @@ describe('a chart whose data the results lack is skipped with a note, not drawn 
     expect(report.sections.flatMap((s) => s.charts)).toEqual([]);
     expect(report.sections.every((s) => s.notes[0]?.startsWith('Not drawn: '))).toBe(true);
   });
+
+  it('leaves out a chart whose values are all zero (a device model that charges nothing)', () => {
+    const report = buildReport(
+      runTinySuite({
+        ...TINY_SUITE,
+        groups: [
+          {
+            ...TINY_SUITE.groups.find((g) => g.name === 'stalls'),
+            name: 'refcount-growth',
+            question: 'Does a refcount-table growth stall a request?',
+            devices: ['none'],
+          },
+        ],
+      }),
+    );
+    const timeline = report.sections.find((s) => s.id === 'stall-timeline');
+    expect(timeline?.charts).toEqual([]);
+    expect(timeline?.notes).toContain(
+      'Not drawn: stall-timeline-random-none: every value is zero.',
+    );
+    // and no table of zero latencies either
+    expect(timeline?.tables).toEqual([]);
+  });
 });
