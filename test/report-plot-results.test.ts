@@ -80,7 +80,11 @@ describe('qedlab plot turns a results file into charts and reports', () => {
 
   it('writes byte-identical files when run again, by default into charts/<suite>/ beside results/', () => {
     const before = [...output.charts, output.text, output.markdown].map((f) => fs.readFileSync(f));
+    // a chart left from an earlier run that these results no longer produce is removed
+    const stale = path.join(dir, 'charts', 'tiny', 'stale-chart.png');
+    fs.writeFileSync(stale, 'old');
     const again = plotResults(jsonPath);
+    expect(fs.existsSync(stale)).toBe(false);
     expect(again.charts.map((c) => path.dirname(c))).toEqual(
       output.charts.map(() => path.join(dir, 'charts', 'tiny')),
     );

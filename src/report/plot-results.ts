@@ -87,6 +87,14 @@ export function plotResults(resultsJsonPath: string, outDir?: string): PlotOutpu
       markdownLinks.set(spec.id, toPosix(path.relative(path.dirname(markdownPath), png)));
     }
   }
+  // The default directory belongs to this suite: a chart the results no longer support (data
+  // gone, now all zero) must not linger there beside the new ones.
+  if (outDir === undefined) {
+    const written = new Set(charts.map((c) => path.basename(c)));
+    for (const name of fs.existsSync(chartDir) ? fs.readdirSync(chartDir) : []) {
+      if (name.endsWith('.png') && !written.has(name)) fs.rmSync(path.join(chartDir, name));
+    }
+  }
   writeFileAtomic(textPath, renderTextReport(report, textLinks));
   writeFileAtomic(markdownPath, renderMarkdownReport(report, markdownLinks));
   return { charts, text: textPath, markdown: markdownPath };
