@@ -26,6 +26,8 @@ export class QedWritePath {
   readonly #run: ClusterRun = newClusterRun();
   /** Allocating requests so far (for reports). */
   allocatingRequests = 0;
+  /** Zero-buffer views by length in sectors: COW fills take a few lengths over and over. */
+  readonly #zeroViews: Array<Uint8Array | undefined> = [];
 
   constructor(state: QedState, timer: NeedCheckTimer) {
     this.#state = state;
@@ -109,13 +111,26 @@ export class QedWritePath {
     this.#updateL2(pos, l2Index, nclusters, cluster);
   }
 
+  #zeroFill(lengthBytes: number): Uint8Array {
+    if (lengthBytes % 512 !== 0 || lengthBytes > this.#state.clusterSizeBytes) {
+      return zeroBytes(lengthBytes);
+    }
+    const index = lengthBytes / 512;
+    let view = this.#zeroViews[index];
+    if (view === undefined) {
+      view = zeroBytes(lengthBytes);
+      this.#zeroViews[index] = view;
+    }
+    return view;
+  }
+
   /** qed_copy_from_backing_file: the COW fill, zeros written explicitly when there is no backing. */
   #copyFromBacking(guestPos: number, lengthBytes: number, hostOffset: number): void {
     if (lengthBytes === 0) return;
     const state = this.#state;
     const backing = state.backing;
     if (backing === undefined) {
-      state.device.write(hostOffset, zeroBytes(lengthBytes), 'zero-fill');
+      state.device.write(hostOffset, this.#zeroFill(lengthBytes), 'zero-fill');
       return;
     }
     const buffer = readBackingClipped(backing, guestPos, lengthBytes);
