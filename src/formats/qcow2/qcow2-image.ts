@@ -474,3 +474,11 @@ export { FormatError };
 export function setDiscardUnmap(image: ImageFormat, unmap: boolean): void {
   if (image instanceof Qcow2Image) image.s.refcounts.unmap = unmap;
 }
+
+/**
+ * How the snapshot table is written: `qemu` (default) issues QEMU's four writes per entry;
+ * `single` writes the same bytes at once, for runs with thousands of snapshots.
+ */
+export function setSnapshotTableWrites(image: ImageFormat, mode: 'qemu' | 'single'): void {
+  if (image instanceof Qcow2Image) image.s.snapshotTableWrites = mode;
+}

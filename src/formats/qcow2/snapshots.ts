@@ -14,7 +14,13 @@ import {
 } from './l2-entry.ts';
 import { flushCaches } from './lazy-refcounts.ts';
 import type { Qcow2Image } from './qcow2-image.ts';
-import { type SnapshotEntry, serializeSnapshotTable, tableBytes } from './snapshot-table.ts';
+import {
+  EXTRA_BYTES,
+  entryBytes,
+  type SnapshotEntry,
+  serializeSnapshotTable,
+  tableBytes,
+} from './snapshot-table.ts';
 import type { Qcow2State } from './state.ts';
 import { cHex } from './u64.ts';
 
@@ -136,7 +142,27 @@ export function writeSnapshotTable(s: Qcow2State, entries: SnapshotEntry[]): voi
   const bytes = serializeSnapshotTable(entries);
   const offset = bytes.length > 0 ? s.refcounts.allocClusters(bytes.length) : 0;
   flushCaches(s);
-  if (bytes.length > 0) s.device.write(offset, bytes, 'snapshot');
+  if (bytes.length > 0) {
+    if (s.snapshotTableWrites === 'single') {
+      s.device.write(offset, bytes, 'snapshot');
+    } else {
+      // QEMU's order: per entry its 40-byte header, the extra data, the id, the name.
+      let pos = 0;
+      for (const e of entries) {
+        pos = (pos + 7) & ~7;
+        const parts = [
+          40,
+          entryExtraBytes(e),
+          idBytes(e),
+          entryBytes(e) - 40 - entryExtraBytes(e) - idBytes(e),
+        ];
+        for (const n of parts) {
+          if (n > 0) s.device.write(offset + pos, bytes.subarray(pos, pos + n), 'snapshot');
+          pos += n;
+        }
+      }
+    }
+  }
   flushCaches(s);
   s.writeHeaderField(60, s.headerU32U64(entries.length, offset));
   const oldOffset = s.snapshotsOffset;
@@ -146,6 +172,14 @@ export function writeSnapshotTable(s: Qcow2State, entries: SnapshotEntry[]): voi
   s.headerCluster.header.nbSnapshots = entries.length;
   s.headerCluster.header.snapshotsOffset = offset;
   if (oldBytes > 0) s.refcounts.freeClusters(oldOffset, oldBytes, DISCARD_SNAPSHOT);
+}
+
+function entryExtraBytes(e: SnapshotEntry): number {
+  return EXTRA_BYTES + e.unknownExtra.length;
+}
+
+function idBytes(e: SnapshotEntry): number {
+  return new TextEncoder().encode(e.id).length;
 }
 
 function serializedLength(entries: readonly SnapshotEntry[]): number {

@@ -38,6 +38,11 @@ export class Qcow2State {
   backing: ImageFormat | null;
   /** Set after a fatal corruption (QEMU's drv = NULL): every later request fails. */
   broken = false;
+  /**
+   * `qemu`: the snapshot table is written entry by entry, field by field, as qcow2_write_snapshots
+   * does (4 writes per snapshot); `single`: the same bytes in one write, for thousands of snapshots.
+   */
+  snapshotTableWrites: 'qemu' | 'single' = 'qemu';
 
   constructor(init: {
     file: FileNode;
