@@ -300,6 +300,8 @@ function barConfiguration(titles: Titles, spec: BarChartSpec): ChartConfiguratio
       hoverBackgroundColor: background as unknown as string,
       borderColor: '#222222',
       borderWidth: 0.75,
+      // One category's bar would otherwise fill the whole width.
+      maxBarThickness: 120,
       ...(spec.stacked ? { stack: 'all' } : {}),
     };
   });
