@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseQemuIoScript, QemuIoSession } from '../src/cli/qemu-io-script.ts';
 import { SimClock } from '../src/device/clock.ts';
@@ -5,6 +7,8 @@ import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
 import { qedDriver } from '../src/formats/qed/qed-format.ts';
 import { readSpecImage } from './helpers/qed-spec-reader.ts';
+import { describeWithQemu } from './helpers/qemu.ts';
+import { makeTempDir, runLabCli } from './helpers/qemu-compare.ts';
 import { randomQemuIoScript } from './helpers/random-qemu-io-script.ts';
 
 /**
@@ -69,4 +73,37 @@ describe('QED with table_size=1 follows the spec', () => {
       expect(result?.leaks).toBe(0);
     });
   }
+});
+
+describeWithQemu('QED table_size=1 in QEMU 7.2', () => {
+  it('qemu-img creates it, qemu-io refuses to open it, the lab opens it', () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, 't1.qed');
+    const created = spawnSync('qemu-img', [
+      'create',
+      '-q',
+      '-f',
+      'qed',
+      '-o',
+      'table_size=1',
+      file,
+      '1G',
+    ]);
+    expect(created.status).toBe(0);
+    const qemu = spawnSync('qemu-io', ['-f', 'qed', '-c', 'read 0 4k', file], { encoding: 'utf8' });
+    expect(qemu.status).not.toBe(0);
+    expect(qemu.stderr).toContain('QED table offset is invalid');
+    const lab = runLabCli([
+      'io',
+      '-q',
+      '-f',
+      'qed',
+      '-c',
+      'write -P 1 0 4k',
+      '-c',
+      'read -P 1 0 4k',
+      file,
+    ]);
+    expect(lab.status, lab.stderr).toBe(0);
+  });
 });
