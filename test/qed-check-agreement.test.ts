@@ -47,6 +47,13 @@ const FAULTS: Fault[] = [
     inject: (b) => Buffer.concat([b, Buffer.alloc(1000)]),
   },
   {
+    name: 'NEED_CHECK set with an L2 entry past EOF',
+    inject: (b) => {
+      b.writeUInt8(0x02, 16);
+      return setL2(1, 100 * CS)(b);
+    },
+  },
+  {
     name: 'past-EOF entry, duplicate and leak together (§1.8 repro)',
     inject: (b) => setL2(2, 5 * CS)(setL2(1, 100 * CS)(b)),
   },
@@ -96,7 +103,7 @@ describeWithQemu('qedlab check agrees with qemu-img check', () => {
   });
 
   it('human output matches qemu-img line for line, including the repair report', () => {
-    const bytes = FAULTS[9]?.inject(Buffer.from(base)) as Buffer;
+    const bytes = FAULTS[FAULTS.length - 1]?.inject(Buffer.from(base)) as Buffer;
     for (const repair of [undefined, 'all'] as const) {
       const qemuFile = path.join(dir, `human-q-${repair}.qed`);
       const labFile = path.join(dir, `human-l-${repair}.qed`);
