@@ -10,8 +10,14 @@
  * violations. The first failures of each class are minimized (survivors removed one at a time
  * while the failure stays) and written as reproducers (reproducer.ts).
  */
-import { applyCachedOp, type CachedOp, type CrashState } from '../device/crash-states.ts';
+import {
+  applyCachedOp,
+  type CachedOp,
+  type CrashState,
+  enumerateCrashStates,
+} from '../device/crash-states.ts';
 import type { MemoryDevice } from '../device/memory-device.ts';
+import { Rng } from '../util/rng.ts';
 import { EXPLANATION_GROUPS, matchQemuBehaviour, type QemuBehaviour } from './qemu-windows.ts';
 import {
   type CrashRunConfig,
@@ -72,7 +78,6 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
   const history = run.history;
   const epochs = history.epochCount;
   const keep = options.keepPerClass ?? 2;
-  const perEpoch = Math.max(2, Math.ceil(options.maxStates / epochs));
   const result: ExploreResult = {
     run,
     statesExplored: 0,
@@ -93,29 +98,37 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
     }
     return f;
   };
-  const bases = new Map<number, MemoryDevice>();
-  const baseFor = (epoch: number): MemoryDevice => {
-    let b = bases.get(epoch);
-    if (!b) {
-      b = history.durableAtEpoch(epoch);
-      bases.set(epoch, b);
+  // Epochs in order on one working image; each epoch's budget is what is left spread over the
+  // epochs left, so small epochs (few distinct states) hand their share on.
+  const working = history.initial.clone();
+  const seedRng = new Rng(options.stateSeed ?? run.config.seed);
+  const last = epochs - 1;
+  for (let epoch = 0; epoch <= last; epoch++) {
+    const ops = history.epochOps(epoch);
+    const epochSeed = seedRng.nextU32();
+    const budget = Math.ceil((options.maxStates - result.statesExplored) / (last - epoch + 1));
+    if (budget > 0) {
+      const base = working.clone();
+      const states = enumerateCrashStates(base, ops, {
+        maxStates: budget,
+        seed: epochSeed,
+        includeFullPrefix: epoch === last,
+        epoch,
+      });
+      for (const state of states) exploreState(state, base, ops);
     }
-    return b;
-  };
-  const states = history.crashStates({
-    maxStatesPerEpoch: perEpoch,
-    seed: options.stateSeed ?? run.config.seed,
-  });
-  for (const state of states) {
-    if (result.statesExplored >= options.maxStates) break;
+    if (epoch < last) for (const op of ops) applyCachedOp(working, op);
+  }
+  return result;
+
+  function exploreState(state: CrashState, base: MemoryDevice, ops: readonly CachedOp[]): void {
     result.statesExplored++;
     if (isPrefix(state)) result.prefixStates++;
     const flushRequest = flushFor(state.epoch);
     const failure = verifyCrashState(run, state.device, flushRequest);
-    if (!failure) continue;
-    const ops = history.epochOps(state.epoch);
+    if (!failure) return;
     const replay = (survivors: readonly number[]): StateFailure | undefined =>
-      verifyCrashState(run, buildState(baseFor(state.epoch), ops, survivors), flushRequest);
+      verifyCrashState(run, buildState(base, ops, survivors), flushRequest);
     const explainedBy = explain(ops, state.survivors, replay);
     const behaviour = matchQemuBehaviour({
       format: run.config.format,
@@ -130,7 +143,7 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
     if (behaviour) result.qemuBehaviourStates++;
     else result.violations++;
     result.byClass[key] = (result.byClass[key] ?? 0) + 1;
-    if (result.failures.filter((f) => classKey(f) === key).length >= keep) continue;
+    if (result.failures.filter((f) => classKey(f) === key).length >= keep) return;
     const minimal = minimize(state.survivors, failure, replay);
     const finalFailure = replay(minimal) ?? failure;
     result.failures.push({
@@ -143,10 +156,9 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
       originalSurvivors: [...state.survivors],
       description: state.description,
       flushRequest,
-      image: buildState(baseFor(state.epoch), ops, minimal).toBytes(),
+      image: buildState(base, ops, minimal).toBytes(),
     });
   }
-  return result;
 }
 
 export function classKey(f: CrashFailure): string {

@@ -9,7 +9,8 @@
  * 4. every sector reads back a value the guest may see (see guest-model.ts);
  * 5. a probe write into an unallocated cluster at the end of the disk, then `check` and `map`
  *    again and the probe reads back: allocation after recovery must not hand out a cluster
- *    something still references.
+ *    something still references (a collision with guest data shows in `map`, with a table in
+ *    `check`).
  *
  * Stops at the first failure; an exception that is not a LabError is an engine bug and is
  * reported as such.
@@ -109,9 +110,6 @@ function verifyInner(
       };
     }
   }
-  // Every sector again: the probe's allocation must not have landed on guest data.
-  const dataAfter = checkGuestData(image, run.guest, flushRequest);
-  if (dataAfter) return { ...dataAfter, kind: 'probe', afterProbe: true };
   return undefined;
 }
 

@@ -104,8 +104,10 @@ function mutateEntry(
   const entries = table.lengthBytes / 8;
   // Prefer entries in use: most of a table is zeros, and a used entry is what the engine walks.
   const used: number[] = [];
+  const bytes = device.read(table.offsetBytes, table.lengthBytes);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let i = 0; i < entries && used.length < 64; i++) {
-    if (readInt(device, table.offsetBytes + i * 8, 8, seed.littleEndian) !== 0n) used.push(i);
+    if (view.getUint32(i * 8, true) !== 0 || view.getUint32(i * 8 + 4, true) !== 0) used.push(i);
   }
   const index = used.length > 0 && rng.nextInt(4) > 0 ? pick(rng, used) : rng.nextInt(entries);
   const cs = seed.clusterBytes;
