@@ -6,7 +6,7 @@
  *
  * Limits (file = the image's length when opened, at least 1 MiB):
  * - one read or write longer than 4 × file + 16 MiB (a table larger than the file allows);
- * - more than 64 × file + 256 MiB read in total, or more than 200,000 operations;
+ * - more than 64 × file + 32 MiB read in total, or more than 200,000 operations;
  * - the file growing past 8 × file + 64 MiB.
  */
 import type { MemoryDevice } from '../device/memory-device.ts';
@@ -41,7 +41,7 @@ export class BudgetDevice implements BlockDevice {
     this.inner = inner;
     const file = Math.max(inner.size(), MIB);
     this.maxRequestBytes = 4 * file + 16 * MIB;
-    this.maxReadBytes = 64 * file + 256 * MIB;
+    this.maxReadBytes = 64 * file + 32 * MIB;
     this.maxOps = 200_000;
     this.maxSizeBytes = 8 * file + 64 * MIB;
   }

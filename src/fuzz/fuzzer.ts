@@ -56,6 +56,8 @@ export interface FuzzReport {
   defects: number;
   /** `step: CODE` → count, over every LabError raised. */
   errorKinds: Record<string, number>;
+  /** Defects per class (`kind at step: message` with numbers elided). */
+  defectClasses: Record<string, number>;
   /** Iterations per mutation kind. */
   mutationKinds: Record<string, number>;
   /** Up to `keepDefects` defects in full. */
@@ -68,6 +70,8 @@ export interface FuzzOptions {
   seed: number;
   /** Run only this iteration (reproduction). */
   only?: number;
+  /** First iteration number (a bench splits a run across workers). */
+  start?: number;
   keepDefects?: number;
   onProgress?: (done: number) => void;
 }
@@ -83,18 +87,41 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
     labErrors: 0,
     defects: 0,
     errorKinds: {},
+    defectClasses: {},
     mutationKinds: Object.fromEntries(MUTATION_KINDS.map((k) => [k, 0])),
     defectSamples: [],
   };
   const keep = options.keepDefects ?? 20;
-  const first = options.only ?? 0;
-  const last = options.only ?? options.iterations - 1;
+  const first = options.only ?? options.start ?? 0;
+  const last = options.only ?? first + options.iterations - 1;
   for (let i = first; i <= last; i++) {
     runIteration(seeds, options, i, report, keep);
     report.iterations++;
     if (options.onProgress && report.iterations % 1000 === 0) options.onProgress(report.iterations);
   }
   return report;
+}
+
+/** Adds `b`'s counts to `a` (reports of disjoint iteration ranges of one run). */
+export function mergeFuzzReports(a: FuzzReport, b: FuzzReport, keepDefects = 20): FuzzReport {
+  const add = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  return {
+    format: a.format,
+    seed: a.seed,
+    iterations: a.iterations + b.iterations,
+    clean: a.clean + b.clean,
+    repaired: a.repaired + b.repaired,
+    labErrors: a.labErrors + b.labErrors,
+    defects: a.defects + b.defects,
+    errorKinds: add(a.errorKinds, b.errorKinds),
+    defectClasses: add(a.defectClasses, b.defectClasses),
+    mutationKinds: add(a.mutationKinds, b.mutationKinds),
+    defectSamples: [...a.defectSamples, ...b.defectSamples].slice(0, keepDefects),
+  };
 }
 
 /** The seed of iteration i: independent of every other iteration, so one can be re-run alone. */
@@ -214,6 +241,8 @@ function runIteration(
 
   if (defect) {
     report.defects++;
+    const key = `${defect.kind} at ${defect.step}: ${defect.message.split('\n')[0]?.replace(/\d+/g, 'N')}`;
+    report.defectClasses[key] = (report.defectClasses[key] ?? 0) + 1;
     if (report.defectSamples.length < keep) report.defectSamples.push(defect);
   } else if (labError) {
     report.labErrors++;

@@ -66,6 +66,9 @@ export function renderFuzzReport(report: FuzzReport): string {
   ];
   const kinds = Object.entries(report.errorKinds).sort((a, b) => b[1] - a[1]);
   for (const [kind, n] of kinds) lines.push(`  ${kind}: ${n}`);
+  const classes = Object.entries(report.defectClasses).sort((a, b) => b[1] - a[1]);
+  if (classes.length > 0) lines.push('defect classes:');
+  for (const [k, n] of classes) lines.push(`  ${n} x ${k}`);
   for (const d of report.defectSamples) {
     lines.push(
       `DEFECT ${d.kind} at ${d.step} (iteration ${d.iteration}, ${d.seedImage}): ${d.message.split('\n')[0]}`,
