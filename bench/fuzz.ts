@@ -22,10 +22,24 @@ interface Job {
 const jobIndex = process.argv.indexOf('--job');
 if (jobIndex >= 0) {
   const job = JSON.parse(process.argv[jobIndex + 1] as string) as Job;
-  const report = runFuzz({ ...job, keepDefects: 50 });
+  // Memory held after each iteration (heap + array buffers), against the level before the first:
+  // an engine that keeps allocations sized by a corrupt header shows here.
+  const used = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const baseline = used();
+  let peak = 0;
+  const report = runFuzz({
+    ...job,
+    keepDefects: 50,
+    onIteration: (i) => {
+      if (i % 16 === 0) peak = Math.max(peak, used() - baseline);
+    },
+  });
   // Images are not needed by the printout; keep the message small.
   for (const d of report.defectSamples) d.image = new Uint8Array(0);
-  process.stdout.write(JSON.stringify(report));
+  process.stdout.write(JSON.stringify({ ...report, peakMemoryBytes: peak }));
 } else {
   await main();
 }
@@ -73,6 +87,9 @@ async function main(): Promise<void> {
       if (n > 0) jobs.push(runJob({ format, start, iterations: n, seed }));
     }
     const reports = await Promise.all(jobs);
+    const peak = Math.max(
+      ...reports.map((r) => (r as FuzzReport & { peakMemoryBytes: number }).peakMemoryBytes),
+    );
     const merged = reports
       .slice(1)
       .reduce((a, b) => mergeFuzzReports(a, b, 50), reports[0] as FuzzReport);
@@ -88,7 +105,8 @@ async function main(): Promise<void> {
         .join(', ')}\n`,
     );
     process.stdout.write(
-      `${format}: ${merged.iterations} iterations in ${((performance.now() - started) / 1000).toFixed(1)} s wall on ${workers} worker(s)\n\n`,
+      `${format}: peak memory held above the start, sampled every 16 iterations: ${(peak / 2 ** 20).toFixed(1)} MiB\n` +
+        `${format}: ${merged.iterations} iterations in ${((performance.now() - started) / 1000).toFixed(1)} s wall on ${workers} worker(s)\n\n`,
     );
   }
 }

@@ -26,7 +26,10 @@ export interface FlushMutant {
   readonly describe: string;
 }
 
-/** Every named mutant, in one table. */
+/**
+ * Every named mutant, in one table. The QED `freelist` variant's mutant (no sync in the UNMAP
+ * path: before `['l2']`, after `['freelist']`) joins this table when that variant lands.
+ */
 export const FLUSH_MUTANTS: readonly FlushMutant[] = [
   {
     name: 'qed-l2-before-data-flush',

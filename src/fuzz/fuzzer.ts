@@ -74,6 +74,8 @@ export interface FuzzOptions {
   start?: number;
   keepDefects?: number;
   onProgress?: (done: number) => void;
+  /** Called after every iteration (the bench samples memory here). */
+  onIteration?: (iteration: number) => void;
 }
 
 export function runFuzz(options: FuzzOptions): FuzzReport {
@@ -97,6 +99,7 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
   for (let i = first; i <= last; i++) {
     runIteration(seeds, options, i, report, keep);
     report.iterations++;
+    options.onIteration?.(i);
     if (options.onProgress && report.iterations % 1000 === 0) options.onProgress(report.iterations);
   }
   return report;
