@@ -1,7 +1,8 @@
 /**
  * bench:crash — the crash-consistency explorer at scale: for each baseline format (QED, qcow2)
  * every default crash workload, without and with a raw backing file, over seeds until at least
- * 10,000 crash states per format have been verified; then every flush mutant. Prints states,
+ * 10,000 crash states per format (and for qcow2 with lazy refcounts) have been verified; then
+ * every flush mutant. Prints states,
  * in-order prefixes, violations, QEMU's own behaviours by class, and mutants caught.
  *
  *   npm run bench:crash [-- --states N --per-run N]
@@ -44,7 +45,14 @@ function add(t: Totals, r: ExploreResult): void {
 
 const line = (s: string) => process.stdout.write(`${s}\n`);
 
-for (const format of ['qed', 'qcow2']) {
+// The two baselines, and qcow2 with lazy refcounts (a variant keeping QEMU's on-disk format).
+const CONFIGS: ReadonlyArray<{ format: string; variant: string }> = [
+  { format: 'qed', variant: 'qemu' },
+  { format: 'qcow2', variant: 'qemu' },
+  { format: 'qcow2', variant: 'lazy-refcounts' },
+];
+
+for (const { format, variant } of CONFIGS) {
   const started = performance.now();
   const totals: Totals = {
     runs: 0,
@@ -54,13 +62,17 @@ for (const format of ['qed', 'qcow2']) {
     qemu: {},
     violationClasses: {},
   };
-  line(`== ${format} (baseline, QEMU 7.2 orderings)`);
+  const label = variant === 'qemu' ? format : `${format}:${variant}`;
+  line(`== ${label}${variant === 'qemu' ? ' (baseline, QEMU 7.2 orderings)' : ''}`);
   line('workload        backing  seed  epochs  states  prefixes  violations  qemu-behaviour');
   for (let seed = 1; totals.states < target; seed++) {
     for (const workload of DEFAULT_CRASH_WORKLOADS) {
       for (const backing of [false, true]) {
         if (totals.states >= target) break;
-        const r = exploreCrashStates({ format, workload, seed, backing }, { maxStates: perRun });
+        const r = exploreCrashStates(
+          { format, variant, workload, seed, backing },
+          { maxStates: perRun },
+        );
         add(totals, r);
         line(
           `${workload.padEnd(16)}${String(backing).padEnd(9)}${String(seed).padStart(4)}` +
@@ -75,7 +87,7 @@ for (const format of ['qed', 'qcow2']) {
     }
   }
   line(
-    `${format}: ${totals.states} crash states (${totals.prefixes} in-order prefixes, ` +
+    `${label}: ${totals.states} crash states (${totals.prefixes} in-order prefixes, ` +
       `${totals.states - totals.prefixes} subsets/reorderings) in ${totals.runs} runs: ` +
       `${totals.violations} violations`,
   );
