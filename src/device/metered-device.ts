@@ -54,6 +54,30 @@ export class MeteredDevice implements BlockDevice {
     this.log?.({ op: 'read', offset: offsetBytes, length: lengthBytes, kind });
   }
 
+  /**
+   * Reads submitted together with at most `queueDepth` in flight: each counted and logged like
+   * `read`, the batch charged once with the cost model's batchCostNs (elevator order on an HDD,
+   * channel parallelism on flash).
+   */
+  readBatch(
+    requests: ReadonlyArray<{ offsetBytes: number; lengthBytes: number }>,
+    queueDepth: number,
+    kind: IoKind,
+  ): Uint8Array[] {
+    const i = IO_KIND_INDEX[kind];
+    for (const r of requests) {
+      this.counters.readOps[i] = (this.counters.readOps[i] as number) + 1;
+      this.counters.readBytes[i] = (this.counters.readBytes[i] as number) + r.lengthBytes;
+      this.log?.({ op: 'read', offset: r.offsetBytes, length: r.lengthBytes, kind });
+    }
+    if (this.clock && requests.length > 0) {
+      const ops = requests.map((r) => ({ op: 'read' as const, ...r }));
+      const ns = this.costModel.batchCostNs(ops, queueDepth);
+      if (ns > 0) this.clock.advanceNs(ns);
+    }
+    return requests.map((r) => this.inner.read(r.offsetBytes, r.lengthBytes, kind));
+  }
+
   write(offsetBytes: number, data: Uint8Array, kind: IoKind): void {
     const i = IO_KIND_INDEX[kind];
     this.counters.writeOps[i] = (this.counters.writeOps[i] as number) + 1;

@@ -2,6 +2,7 @@ import { LabError } from '../../util/errors.ts';
 import type { CheckResult } from '../types.ts';
 import { loadL2Table } from './cluster.ts';
 import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
+import { L2Prefetcher } from './parallel-check.ts';
 import type { QedState } from './state.ts';
 import type { QedTable } from './table.ts';
 
@@ -51,7 +52,13 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
   };
 
   markUsed(state.l1TableOffsetBytes, ts);
+  state.freeSpace?.markOwned(markUsed);
   const l1 = state.l1Table;
+  // parallel-check variant: L2 tables read n at a time in flight (QEMU reads one at a time).
+  const prefetch =
+    state.policy.checkQueueDepth > 1
+      ? new L2Prefetcher(state, state.policy.checkQueueDepth)
+      : undefined;
   let invalidL1 = 0;
   let lastError: unknown;
   for (let i = 0; i < state.tableEntries; i++) {
@@ -70,7 +77,7 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     if (!markUsed(l2Offset, ts)) continue; // a table overlapping another is skipped
     let table: QedTable;
     try {
-      table = loadL2Table(state, l2Offset, i);
+      table = prefetch?.get(i, l2Offset) ?? loadL2Table(state, l2Offset, i);
     } catch (error) {
       if (!(error instanceof LabError)) throw error;
       result.checkErrors++;
@@ -105,11 +112,15 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     state.device.write(state.l1TableOffsetBytes, l1.bytes, 'l1');
   }
   if (lastError === undefined) {
+    state.freeSpace?.reconcileScan(used, nclusters, fix, result);
     // Only a complete scan can tell what is unreferenced.
     for (let c = state.headerSizeClusters; c < nclusters; c++) {
       if (!((used[c >>> 3] as number) & (1 << (c & 7)))) result.leaks++;
     }
-    if (fix) markClean(state, result);
+    if (fix) {
+      state.freeSpace?.adoptLeaks(used, nclusters, result);
+      markClean(state, result);
+    }
   }
   return result;
 }

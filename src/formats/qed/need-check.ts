@@ -1,9 +1,8 @@
 import type { TimerHandle } from '../../device/clock.ts';
-import { QED_NEED_CHECK_TIMEOUT_NS } from './constants.ts';
 import type { QedState } from './state.ts';
 
 /**
- * QED's need-check timer (QEMU_CLOCK_VIRTUAL, 5 s): armed when an allocating request completes
+ * QED's need-check timer (QEMU_CLOCK_VIRTUAL, 5 s; the clean-timer variant changes it): armed when an allocating request completes
  * with no other waiting and NEED_CHECK set, cancelled when the next allocating request starts.
  * When it fires: flush, clear the flag, write the header sector, flush again.
  *
@@ -34,7 +33,7 @@ export class NeedCheckTimer {
 
   arm(): void {
     const clock = this.#state.clock;
-    this.#deadlineNs = clock.nowNs() + QED_NEED_CHECK_TIMEOUT_NS;
+    this.#deadlineNs = clock.nowNs() + this.#state.policy.cleanTimerNs;
     if (this.#pending === undefined) this.#schedule(this.#deadlineNs);
   }
 
@@ -60,6 +59,7 @@ export class NeedCheckTimer {
   fire(): void {
     const state = this.#state;
     this.firedCount++;
+    state.freeSpace?.beforeSync();
     if (!state.readOnly) state.device.flush();
     // QEMU clears the in-memory flag even when the header write fails on a read-only node.
     state.setNeedCheck(false);

@@ -16,6 +16,7 @@ import {
 } from './header.ts';
 import { QedState } from './state.ts';
 import { QedTable, readTable } from './table.ts';
+import { parseQedVariant } from './variants.ts';
 
 const UINT32_MAX = 0xffffffff;
 
@@ -80,9 +81,11 @@ export function openQedState(context: OpenContext): QedState {
     backingFilename = new TextDecoder().decode(nameBytes);
     if (Number(header.features) & QED_F_BACKING_FORMAT_NO_PROBE) backingFormat = 'raw';
   }
-  const clearAutoclear =
-    (header.autoclearFeatures & ~QED_AUTOCLEAR_FEATURE_MASK) !== 0n && !readOnly;
-  if (clearAutoclear) header.autoclearFeatures &= QED_AUTOCLEAR_FEATURE_MASK;
+  // A variant that understands an extension keeps its autoclear bit (free-space.ts).
+  const policy = parseQedVariant(context.variant);
+  const autoclearMask = QED_AUTOCLEAR_FEATURE_MASK | policy.autoclearBits;
+  const clearAutoclear = (header.autoclearFeatures & ~autoclearMask) !== 0n && !readOnly;
+  if (clearAutoclear) header.autoclearFeatures &= autoclearMask;
   const state = new QedState({
     device,
     clock: context.clock,
@@ -91,6 +94,7 @@ export function openQedState(context: OpenContext): QedState {
     fileSizeBytes,
     l1Table: QedTable.zeroed(0),
   });
+  state.policy = policy;
   if (clearAutoclear) {
     state.writeHeaderSync();
     device.flush();

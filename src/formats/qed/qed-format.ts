@@ -13,11 +13,13 @@ import { qedCheck } from './check.ts';
 import { ClusterKind, findCluster, newClusterRun } from './cluster.ts';
 import { QED_HEADER_BYTES, QED_MAGIC, SECTOR_BYTES } from './constants.ts';
 import { createQed, QED_CREATE_OPTIONS } from './create.ts';
+import { QedFreeSpace } from './free-space.ts';
 import { isImageSizeValid } from './header.ts';
 import { NeedCheckTimer } from './need-check.ts';
 import { openQedState } from './open.ts';
 import { QedReadPath } from './read-path.ts';
 import type { QedState } from './state.ts';
+import { parseQedVariant, QED_VARIANTS } from './variants.ts';
 import { QedWritePath } from './write-path.ts';
 import { splitWriteZeroes } from './write-zeroes.ts';
 
@@ -36,9 +38,18 @@ export class QedImage implements ImageFormat {
     this.needCheckTimer = new NeedCheckTimer(state);
     this.#writer = new QedWritePath(state, this.needCheckTimer);
     this.#reader = new QedReadPath(state);
+    const policy = state.policy;
+    let freeSpaceLoaded = true;
+    if (policy.freeSpace !== 'none') {
+      state.freeSpace = new QedFreeSpace(state, policy.freeSpace);
+      freeSpaceLoaded = state.freeSpace.load();
+    }
     // A dirty image opened for writing (not by check) is repaired before use. Read-only opens
     // skip it: nothing can be written, and it lets data be recovered from a damaged image.
-    if (!context.forCheck && state.needCheck && !state.readOnly) {
+    // always-scan has no flag and scans at every writable open; a free-space variant whose
+    // on-disk list is invalid rebuilds it by the same scan.
+    const scan = state.needCheck || !policy.needCheckFlag || !freeSpaceLoaded;
+    if (!context.forCheck && scan && !state.readOnly) {
       try {
         qedCheck(state, true);
       } catch (error) {
@@ -124,14 +135,20 @@ export class QedImage implements ImageFormat {
     }
   }
 
-  /** QED has no discard callback: a guest discard changes nothing and the data stays readable. */
+  /**
+   * QED has no discard callback: a guest discard changes nothing and the data stays readable.
+   * The freelist/bitmap variants free whole clusters (free-space.ts).
+   */
   discard(offsetBytes: number, lengthBytes: number): void {
     this.#checkWritable();
     this.#checkRange(offsetBytes, lengthBytes);
+    this.state.freeSpace?.discard(offsetBytes, lengthBytes);
   }
 
   flush(): void {
-    if (!this.state.readOnly) this.state.device.flush();
+    if (this.state.readOnly) return;
+    this.state.freeSpace?.beforeSync();
+    this.state.device.flush();
   }
 
   /**
@@ -144,6 +161,7 @@ export class QedImage implements ImageFormat {
     const state = this.state;
     this.needCheckTimer.drain();
     this.needCheckTimer.dispose();
+    if (!state.readOnly) state.freeSpace?.beforeSync();
     if (!state.readOnly) state.device.flush();
     if (state.needCheck) {
       state.setNeedCheck(false);
@@ -291,11 +309,16 @@ export class QedImage implements ImageFormat {
 export const qedDriver: FormatDriver = {
   name: 'qed',
   createOptions: QED_CREATE_OPTIONS,
+  variants: QED_VARIANTS,
   probe(leadingBytes: Uint8Array): boolean {
     if (leadingBytes.length < QED_HEADER_BYTES) return false;
     const view = new DataView(leadingBytes.buffer, leadingBytes.byteOffset, 4);
     return view.getUint32(0, true) === QED_MAGIC;
   },
-  create: createQed,
+  create: (context) => {
+    // A variant that is a create-option axis (cluster_size, table_size) adds its option.
+    const policy = parseQedVariant(context.variant);
+    createQed({ ...context, options: { ...context.options, ...policy.createOptions } });
+  },
   open: (context: OpenContext): ImageFormat => new QedImage(context),
 };

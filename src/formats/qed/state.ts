@@ -2,10 +2,12 @@ import type { SimClock } from '../../device/clock.ts';
 import type { BlockDevice } from '../../device/types.ts';
 import type { ImageFormat } from '../types.ts';
 import { QED_F_NEED_CHECK, QED_HEADER_BYTES, SECTOR_BYTES } from './constants.ts';
+import type { QedFreeSpace } from './free-space.ts';
 import { type QedHeader, serializeQedHeaderInto } from './header.ts';
 import { L2Cache } from './l2-cache.ts';
 import type { QedTable } from './table.ts';
 import { canNoteReads, TableShadow } from './table-shadow.ts';
+import { QED_BASELINE, type QedPolicy } from './variants.ts';
 
 /**
  * Everything an open QED image holds in memory (QEMU's BDRVQEDState): the header, the derived
@@ -38,6 +40,10 @@ export class QedState {
   backing: ImageFormat | undefined;
   backingFilename: string | undefined;
   backingFormat: string | undefined;
+  /** Design variant (variants.ts); QEMU's behaviour unless a variant is selected. */
+  policy: QedPolicy = QED_BASELINE;
+  /** Free-cluster reuse of the freelist/bitmap variants (free-space.ts); QEMU has none. */
+  freeSpace: QedFreeSpace | undefined;
   readonly #headerSector = new Uint8Array(SECTOR_BYTES);
   #needCheck: boolean;
 
@@ -86,8 +92,17 @@ export class QedState {
     this.#needCheck = on;
   }
 
-  /** Append-only allocation: returns the old end of file and moves it by n clusters. */
+  /** Allocation: freed clusters first when a variant keeps them, else append. */
   allocClusters(n: number): number {
+    if (this.freeSpace !== undefined) {
+      const reused = this.freeSpace.take(n);
+      if (reused >= 0) return reused;
+    }
+    return this.appendClusters(n);
+  }
+
+  /** QEMU's append-only allocation: returns the old end of file and moves it by n clusters. */
+  appendClusters(n: number): number {
     const offset = this.fileSizeBytes;
     this.fileSizeBytes += n * this.clusterSizeBytes;
     return offset;

@@ -92,7 +92,7 @@ export class QedWritePath {
     } else {
       cluster = state.allocClusters(nclusters);
     }
-    if (state.backing === undefined && !state.needCheck) {
+    if (state.backing === undefined && !state.needCheck && state.policy.needCheckFlag) {
       state.setNeedCheck(true);
       state.writeHeaderSector();
     }
