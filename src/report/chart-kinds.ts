@@ -293,8 +293,10 @@ function barConfiguration(titles: Titles, spec: BarChartSpec): ChartConfiguratio
   const datasets: ChartDataset<'bar', number[]>[] = spec.series.map((s, i) => {
     const fill = fills.get(keys[i] as string) as FillStyle;
     const background = fillPaint(fill);
+    // A series that is zero everywhere draws nothing: its legend entry says so.
+    const allZero = s.values.every((v) => v === 0);
     return {
-      label: s.label,
+      label: allZero ? `${s.label} (0)` : s.label,
       data: s.values.map((v) => (spec.y.log && !(v > 0) ? Number.NaN : v)),
       backgroundColor: background as unknown as string,
       hoverBackgroundColor: background as unknown as string,

@@ -454,7 +454,7 @@ const fsckMidRun: FigureDefinition = {
           body: {
             kind: 'bar',
             stacked: false,
-            categories: categories.map((c) => c.split(', ')),
+            categories: groupedCategoryLabels(categories.map((c) => c.split(', '))),
             categoryTitle: multiDevice ? 'workload / device' : 'workload',
             y: {
               title: 'mean simulated open + check time',
@@ -1018,7 +1018,7 @@ function variantFigure(comparison: VariantComparison, claimed: Set<string>): Fig
             body: {
               kind: 'bar',
               stacked: false,
-              categories: categories.map((c) => c.split(', ')),
+              categories: groupedCategoryLabels(categories.map((c) => c.split(', '))),
               categoryTitle: [
                 'workload',
                 multiSize ? 'size' : undefined,
