@@ -55,17 +55,21 @@ export interface RecordedRun {
   /** Bytes of the backing file (undefined without one). */
   backingBytes: MemoryDevice | undefined;
   openBacking: BackingOpener | undefined;
+  /** The driver's variant name for open (undefined: baseline or a create-option variant). */
+  engineVariant: string | undefined;
   /** Flushes the mutant removed (0 means the mutant's pattern never occurred). */
   mutantDroppedFlushes: number;
 }
 
 export function recordCrashRun(config: CrashRunConfig): RecordedRun {
-  const variant = resolveCrashVariant(config.format, config.variant ?? 'qemu');
-  const driver = getDriver(config.format);
   const mutant = config.mutant === undefined ? undefined : getFlushMutant(config.mutant);
   if (mutant && !mutant.formats.includes(config.format)) {
     throw new UsageError(`mutant '${mutant.name}' applies to ${mutant.formats.join(', ')}`);
   }
+  const variant = resolveCrashVariant(config.format, config.variant ?? mutant?.variant ?? 'qemu');
+  const driver = getDriver(config.format);
+  const engineVariant =
+    variant.engineVariant === undefined ? {} : { variant: variant.engineVariant };
   const backing = config.backing ?? mutant?.backing ?? false;
   const sizeBytes = CRASH_IMAGE_BYTES;
   const commands = crashWorkload(config.workload, config.seed, sizeBytes);
@@ -79,11 +83,13 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
     options.backing_file = BACKING_FILE_NAME;
     options.backing_fmt = 'raw';
   }
+  const variantContext = variant.name === 'qemu' ? {} : { variant: variant.name };
   driver.create({
     device: creator,
     sizeBytes,
     options,
     ...(openBacking ? { openBacking } : {}),
+    ...variantContext,
   });
 
   const cache = new VolatileCacheDevice(durable, { recordHistory: true });
@@ -98,6 +104,7 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
     forCheck: false,
     clock,
     ...(openBacking ? { openBacking } : {}),
+    ...variantContext,
   });
   const session = new QemuIoSession(image, clock, { writethrough: false });
   const guest = new GuestModel(
@@ -135,6 +142,7 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
     guest,
     backingBytes,
     openBacking,
+    engineVariant: variant.engineVariant,
     mutantDroppedFlushes: mutantDevice?.dropped ?? 0,
   };
 }

@@ -83,7 +83,9 @@ function verifyInner(
       readOnly: false,
       forCheck: false,
       clock,
+      ...(run.engineVariant === undefined ? {} : { variant: run.engineVariant }),
       ...(run.openBacking ? { openBacking: run.openBacking } : {}),
+      ...(run.config.variant === 'qemu' ? {} : { variant: run.config.variant }),
     });
   } catch (error) {
     if (!(error instanceof LabError)) throw error;

@@ -124,6 +124,23 @@ export class MeteredDevice implements BlockDevice {
     return this.#dirtySinceFlush;
   }
 
+  /**
+   * Runs `work` with its I/O counted as usual but its time charged to a background timeline: the
+   * clock does not move. Returns the simulated ns the work took there.
+   */
+  detached(work: () => void): number {
+    const outer = this.#detachedNs;
+    this.#detachedNs = 0;
+    try {
+      work();
+      return this.#detachedNs;
+    } finally {
+      this.#detachedNs = outer;
+    }
+  }
+
+  #detachedNs: number | undefined;
+
   #charge(
     op: 'read' | 'write' | 'zero' | 'flush' | 'truncate',
     offsetBytes: number,
@@ -131,6 +148,8 @@ export class MeteredDevice implements BlockDevice {
   ): void {
     if (!this.clock) return;
     const ns = this.costModel.costNs(op, offsetBytes, lengthBytes);
-    if (ns > 0) this.clock.advanceNs(ns);
+    if (ns <= 0) return;
+    if (this.#detachedNs !== undefined) this.#detachedNs += ns;
+    else this.clock.advanceNs(ns);
   }
 }

@@ -48,6 +48,13 @@ export class RefcountAllocator {
   /** The file node was opened with discard=unmap (qemu-io does; qemu-img does not). */
   unmap = true;
   readonly discards: DiscardRegion[] = [];
+  /** Refcount-table growth factor when a refblock index falls past it (QEMU: 1.5). */
+  reftableGrowth: 1.5 | 2 = 1.5;
+  /** Variant hooks (variants.ts): every refcount change, and every completed allocation. */
+  onRefcountChange: ((clusterIndex: number, refcount: number) => void) | undefined;
+  afterAlloc: ((offsetBytes: number, lengthBytes: number) => void) | undefined;
+  /** Host ranges a variant owns outside QEMU's structures, counted as referenced by check. */
+  extraRegions: (() => Array<{ offset: number; bytes: number }>) | undefined;
   readonly #device: BlockDevice;
 
   constructor(options: {
@@ -150,6 +157,7 @@ export class RefcountAllocator {
       const ret = this.updateRefcount(offset, sizeBytes, 1, false, DISCARD_NEVER);
       if (ret === EAGAIN) continue;
       if (ret < 0) throw refcountError(ret);
+      this.afterAlloc?.(offset, sizeBytes);
       return offset;
     }
   }
@@ -224,6 +232,7 @@ export class RefcountAllocator {
       if (refcount === 0 && clusterIndex < this.freeClusterIndex)
         this.freeClusterIndex = clusterIndex;
       setRefcount(block, blockIndex, this.refcountOrder, refcount);
+      this.onRefcountChange?.(clusterIndex, refcount);
       if (refcount === 0) {
         // QEMU looks up the range's first offset here, not the current cluster's.
         const refblockSlot = this.refblockCache.lookup(offset);
@@ -351,7 +360,11 @@ export class RefcountAllocator {
     ).refblocks;
     if (totalRefblocks > MAX_REFTABLE_BYTES) return EFBIG;
     const areaReftableIndex = Math.floor(startOffset / cs / this.refblockEntries);
-    let tableSize = exactSize ? totalRefblocks : totalRefblocks + Math.ceil(totalRefblocks / 2);
+    let tableSize = exactSize
+      ? totalRefblocks
+      : this.reftableGrowth === 2
+        ? 2 * totalRefblocks
+        : totalRefblocks + Math.ceil(totalRefblocks / 2);
     const perCluster = cs / 8;
     tableSize = Math.ceil(tableSize / perCluster) * perCluster;
     const tableClusters = (tableSize * 8) / cs;

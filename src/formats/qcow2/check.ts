@@ -189,6 +189,7 @@ function calculateRefcounts(c: Ctx): void {
   incRefcounts(c, s.snapshotsOffset, serializeSnapshotTable(s.snapshots).length);
   const r = s.refcounts;
   incRefcounts(c, r.reftableOffset, r.reftableSize * 8);
+  for (const region of r.extraRegions?.() ?? []) incRefcounts(c, region.offset, region.bytes);
   checkRefblocks(c);
 }
 

@@ -48,7 +48,11 @@ export class FileNode implements BlockDevice {
     this.#completedSinceFlush = true;
   }
 
+  /** A variant's write-back state written before each flush (flat-refcounts). */
+  beforeFlush: (() => void) | undefined;
+
   flush(): void {
+    this.beforeFlush?.();
     if (!this.#completedSinceFlush) return;
     this.#completedSinceFlush = false;
     this.inner.flush();

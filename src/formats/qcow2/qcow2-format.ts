@@ -24,9 +24,12 @@ import {
 import { MetadataCache } from './metadata-cache.ts';
 import { cacheGeometry, Qcow2Image } from './qcow2-image.ts';
 import { parseRefcountTable } from './refcount-table.ts';
+import { reftableEntriesFor, relocateReftable } from './reftable-growth.ts';
 import { parseSnapshotTable } from './snapshot-table.ts';
 import { Qcow2State } from './state.ts';
 import { writeU64 } from './u64.ts';
+import { applyQcow2Policy } from './variant-policy.ts';
+import { parseQcow2Variant, QCOW2_BASELINE, QCOW2_VARIANTS } from './variants.ts';
 
 function bad(message: string): FormatError {
   return new FormatError('QCOW2_OPEN', message);
@@ -381,15 +384,31 @@ export function createQcow2(
 export const qcow2Driver: FormatDriver = {
   name: 'qcow2',
   createOptions: QCOW2_CREATE_OPTIONS,
+  variants: QCOW2_VARIANTS,
   probe: probeQcow2,
   create(context: CreateContext): void {
-    const o = parseQcow2CreateOptions(context.sizeBytes, context.options);
+    const policy = parseQcow2Variant(context.variant);
+    const o = parseQcow2CreateOptions(context.sizeBytes, {
+      ...context.options,
+      ...policy.createOptions,
+    });
     let backingSize: number | undefined;
     if (o.backingFile !== undefined && context.openBacking) {
       const backing = context.openBacking(o.backingFile, o.backingFormat);
       backingSize = backing.virtualSizeBytes;
     }
     createQcow2(context.device, o, backingSize);
+    if (policy.reftableGrowth === 'prealloc') {
+      // The whole virtual disk's refcount table, allocated now (still a valid qcow2 image).
+      const image = openQcow2({
+        device: context.device,
+        readOnly: false,
+        forCheck: false,
+        noRepair: true,
+      });
+      relocateReftable(image.s, reftableEntriesFor(image.s, image.s.sizeBytes));
+      image.close();
+    }
   },
   open(context: OpenContext): ImageFormat {
     const options: Qcow2OpenOptions = {
@@ -398,6 +417,9 @@ export const qcow2Driver: FormatDriver = {
       forCheck: context.forCheck,
     };
     if (context.openBacking) options.openBacking = context.openBacking;
-    return openQcow2(options);
+    const image = openQcow2(options);
+    const policy = parseQcow2Variant(context.variant);
+    if (policy !== QCOW2_BASELINE) image.variant = applyQcow2Policy(image, policy, context.device);
+    return image;
   },
 };

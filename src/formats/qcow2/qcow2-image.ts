@@ -26,6 +26,7 @@ import { MetadataCache } from './metadata-cache.ts';
 import { Qcow2Snapshots } from './snapshots.ts';
 import type { Qcow2State } from './state.ts';
 import { writeU64 } from './u64.ts';
+import type { Qcow2VariantState } from './variant-policy.ts';
 import { type GuestIo, writeGuest } from './write-path.ts';
 
 /** QEMU's read_cache_sizes defaults: L2 cache min(32 MiB, coverage), 4 KiB slices when partial. */
@@ -50,6 +51,8 @@ export class Qcow2Image implements ImageFormat, GuestIo {
   readonly formatName = 'qcow2';
   readonly s: Qcow2State;
   readonly snapshots: InternalSnapshots;
+  /** A design variant's policy objects (variant-policy.ts); undefined for QEMU's behaviour. */
+  variant: Qcow2VariantState | undefined;
   #closed = false;
   readonly #mapping: HostMapping = {
     type: ClusterType.Unallocated,
@@ -272,6 +275,7 @@ export class Qcow2Image implements ImageFormat, GuestIo {
     if (this.#closed) return;
     if (!this.s.readOnly && !this.s.broken) {
       this.flush();
+      this.variant?.flat?.release();
       this.s.l2Cache.flush();
       this.s.refcounts.refblockCache.flush();
       markClean(this.s);
@@ -428,6 +432,23 @@ export class Qcow2Image implements ImageFormat, GuestIo {
     if (s.headerCluster.backingFile !== undefined) info.backingFile = s.headerCluster.backingFile;
     if (s.headerCluster.backingFormat !== undefined)
       info.backingFormat = s.headerCluster.backingFormat;
+    const v = this.variant;
+    if (v?.background) {
+      info.formatSpecific = {
+        ...info.formatSpecific,
+        'reftable-background-growths': v.background.growths,
+        'reftable-growth-waits': v.background.waits,
+        'reftable-growth-wait-ns': v.background.waitNs,
+      };
+    }
+    if (v?.flat) {
+      info.formatSpecific = {
+        ...info.formatSpecific,
+        'flat-refcount-growths': v.flat.growths,
+        'flat-refcount-copied-bytes': v.flat.copiedBytes,
+        'flat-refcount-peak-bytes': v.flat.peakBytes,
+      };
+    }
     return info;
   }
 
