@@ -83,13 +83,12 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
     options.backing_file = BACKING_FILE_NAME;
     options.backing_fmt = 'raw';
   }
-  const variantContext = variant.name === 'qemu' ? {} : { variant: variant.name };
   driver.create({
     device: creator,
     sizeBytes,
     options,
     ...(openBacking ? { openBacking } : {}),
-    ...variantContext,
+    ...engineVariant,
   });
 
   const cache = new VolatileCacheDevice(durable, { recordHistory: true });
@@ -104,7 +103,7 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
     forCheck: false,
     clock,
     ...(openBacking ? { openBacking } : {}),
-    ...variantContext,
+    ...engineVariant,
   });
   const session = new QemuIoSession(image, clock, { writethrough: false });
   const guest = new GuestModel(

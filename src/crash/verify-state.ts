@@ -85,7 +85,6 @@ function verifyInner(
       clock,
       ...(run.engineVariant === undefined ? {} : { variant: run.engineVariant }),
       ...(run.openBacking ? { openBacking: run.openBacking } : {}),
-      ...(run.config.variant === 'qemu' ? {} : { variant: run.config.variant }),
     });
   } catch (error) {
     if (!(error instanceof LabError)) throw error;
