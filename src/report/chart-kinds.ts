@@ -114,7 +114,7 @@ function commonPlugins(titles: Titles, legendLabels: object) {
   return {
     title: {
       display: true,
-      text: titles.title,
+      text: wrapLines(titles.title, TITLE_CHARS),
       font: { size: 15, weight: 'bold' as const },
       padding: { top: 6, bottom: titles.subtitle === undefined ? 8 : 2 },
     },
@@ -140,7 +140,7 @@ type AxisOptions = Record<string, unknown>;
 function axisOptions(axis: AxisSpec, values: readonly number[], position: 'x' | 'y'): AxisOptions {
   const title = {
     display: true,
-    text: axisTitle(axis),
+    text: axisTitle(axis, position),
     font: { size: 12, weight: 'bold' as const },
   };
   const grid = { color: '#e4e4e4' };
@@ -207,8 +207,34 @@ function axisOptions(axis: AxisSpec, values: readonly number[], position: 'x' | 
 }
 
 /** Log axes say so in the title: a reader comparing slopes must know. */
-function axisTitle(axis: AxisSpec): string {
-  return axis.log ? `${axis.title} (log scale)` : axis.title;
+function axisTitle(axis: AxisSpec, position: 'x' | 'y'): string | string[] {
+  const text = axis.log ? `${axis.title} (log scale)` : axis.title;
+  // A y title runs along the short side of the chart; an x title has the whole width.
+  return position === 'y' ? wrapLines(text, AXIS_TITLE_CHARS) : text;
+}
+
+/** Longest line (characters) of a chart title and of a y-axis title before they wrap. */
+const TITLE_CHARS = 72;
+const AXIS_TITLE_CHARS = 44;
+
+/**
+ * Splits text into lines of at most `width` characters at spaces (Chart.js draws an array as
+ * several lines; a single long line would run off the canvas or over the axis).
+ */
+export function wrapLines(text: string, width: number): string | string[] {
+  if (text.length <= width) return text;
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }
 
 function xyConfiguration(
