@@ -7,6 +7,7 @@ import type { IoRecord } from '../device/types.ts';
 import { getDriver, probeDriver } from '../formats/registry.ts';
 import type { BackingOpener, ImageFormat } from '../formats/types.ts';
 import { LabError } from '../util/errors.ts';
+import { checkedVariant } from './commands/variants.ts';
 
 export interface OpenImageOptions {
   /** `-f`; probed from the header when omitted (as qemu-img does). */
@@ -15,6 +16,8 @@ export interface OpenImageOptions {
   forCheck?: boolean;
   clock?: SimClock;
   log?: (record: IoRecord) => void;
+  /** Design variant to open with (`--variant`); validated against the driver. */
+  variant?: string | undefined;
 }
 
 export interface OpenedImage {
@@ -34,7 +37,9 @@ export function openImageFile(filePath: string, options: OpenImageOptions = {}):
   const releases: Array<() => void> = [() => file.close()];
   try {
     const driver = options.format ? getDriver(options.format) : probeDriver(file.read(0, 512));
+    const variant = checkedVariant(driver.name, options.variant);
     const image = driver.open({
+      ...(variant === undefined ? {} : { variant }),
       device,
       readOnly,
       forCheck: options.forCheck ?? false,

@@ -5,6 +5,8 @@ import { LabError } from '../../util/errors.ts';
 import { openImageFile } from '../image-file.ts';
 import { formatQemuJson } from '../qemu-json.ts';
 
+import { VARIANT_OPTION } from './variants.ts';
+
 export const command = 'check <file>';
 export const describe = 'check (and repair) an image (like qemu-img check)';
 
@@ -22,7 +24,8 @@ export function builder(yargs: Argv) {
       choices: ['leaks', 'all'],
       describe: 'repair leaks, or everything repairable',
     })
-    .option('output', { type: 'string', choices: ['human', 'json'], default: 'human' });
+    .option('output', { type: 'string', choices: ['human', 'json'], default: 'human' })
+    .option('variant', VARIANT_OPTION);
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
@@ -45,6 +48,7 @@ export function handler(argv: Args): void {
   const repair = (argv.r ?? 'none') as RepairMode;
   const opened = openImageFile(argv.file, {
     format: argv.f,
+    variant: argv.variant,
     readOnly: repair === 'none',
     forCheck: true,
   });

@@ -8,6 +8,7 @@ import { formatNames, getDriver } from '../../formats/registry.ts';
 import { UsageError } from '../../util/errors.ts';
 import { parseSizeBytes } from '../../util/size.ts';
 import { backingOpener } from '../image-file.ts';
+import { checkedVariant, VARIANT_OPTION } from './variants.ts';
 
 export const command = 'create <file> [size]';
 export const describe = 'create an image (like qemu-img create)';
@@ -32,7 +33,8 @@ export function builder(yargs: Argv) {
       nargs: 1,
       default: [] as string[],
       describe: 'format options key=value,...',
-    });
+    })
+    .option('variant', VARIANT_OPTION);
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
@@ -43,6 +45,7 @@ type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
  */
 export function handler(argv: Args): void {
   const driver = getDriver(argv.f);
+  const variant = checkedVariant(driver.name, argv.variant);
   const options = parseCreateOptions(argv.o);
   const sizeBytes = argv.size === undefined ? undefined : parseSizeBytes(argv.size);
   if (sizeBytes === undefined && options.backing_file === undefined) {
@@ -61,6 +64,7 @@ export function handler(argv: Args): void {
       sizeBytes: sizeBytes ?? -1,
       options,
       openBacking: backingOpener(target, new SimClock(), releases),
+      ...(variant === undefined ? {} : { variant }),
     });
     device.close();
     fs.renameSync(temporary, target);

@@ -12,6 +12,7 @@ import * as plot from './plot.ts';
 import * as run from './run.ts';
 import * as snapshot from './snapshot.ts';
 import * as validate from './validate.ts';
+import * as variants from './variants.ts';
 
 /**
  * Every `qedlab` sub-command; each module exports command, describe, builder and handler.
@@ -31,4 +32,5 @@ export const COMMANDS = [
   crash,
   fuzz,
   validate,
+  variants,
 ] as unknown as readonly CommandModule[];

@@ -11,6 +11,8 @@ import {
   QemuIoSession,
 } from '../qemu-io-script.ts';
 
+import { VARIANT_OPTION } from './variants.ts';
+
 export const command = 'io <file>';
 export const describe = 'run qemu-io style commands against an image (like qemu-io)';
 
@@ -37,6 +39,7 @@ export function builder(yargs: Argv) {
       default: [] as string[],
       describe: 'command to run (repeatable), e.g. "write -P 0xaa 0 4k"',
     })
+    .option('variant', VARIANT_OPTION)
     .option('script', { type: 'string', describe: 'file with one command per line, run after -c' })
     .option('io-log', { type: 'string', describe: 'write the host I/O as JSON lines to this file' })
     .option('q', {
@@ -73,6 +76,7 @@ export function handler(argv: Args): void {
   try {
     opened = openImageFile(argv.file, {
       format: argv.f,
+      variant: argv.variant,
       ...(log ? { log: log.record } : {}),
     });
   } catch (error) {
