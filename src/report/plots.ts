@@ -851,7 +851,8 @@ const snapshots: FigureDefinition = {
             if (timeline === undefined) continue;
             const points: Point[] = [];
             for (let i = 0; i < timeline.requests.length; i++) {
-              const n = (timeline.first_request[i] ?? 0) + (timeline.requests[i] ?? 1);
+              // A bucket's mean sits at its middle snapshot (the n-th itself when unbucketed).
+              const n = (timeline.first_request[i] ?? 0) + ((timeline.requests[i] ?? 1) + 1) / 2;
               const y = timeline.mean_ns[i];
               if (y !== undefined) points.push({ x: n, y });
             }
