@@ -134,7 +134,10 @@ export function writeAtomically(file: string, text: string): void {
   }
 }
 
-/** Reads a results JSON written by `writeResults`; LabError-free on purpose: callers wrap it. */
+/**
+ * Reads a results JSON written by `writeResults`; throws a plain Error, which callers turn into a
+ * message of their own.
+ */
 export function readResults(file: string): ResultsFile {
   const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as ResultsFile;
   if (parsed.schema !== RESULTS_SCHEMA) throw new Error(`not a ${RESULTS_SCHEMA} file`);
