@@ -826,6 +826,7 @@ const snapshots: FigureDefinition = {
       const counts = distinct(rows, count);
       for (const [dev, devRows] of groupBy(rows, device)) {
         const series: LineSeries[] = [];
+        let snapshotBucket = 1;
         if (counts.length >= 3) {
           const parts: Array<[Metric, string]> = [
             [METRICS.snapshotCreateLast, 'create the n-th'],
@@ -849,6 +850,7 @@ const snapshots: FigureDefinition = {
           for (const row of devRows.filter((r) => Number(r.seed) === firstSeed)) {
             const timeline = view.detail(row)?.snapshot_timeline;
             if (timeline === undefined) continue;
+            snapshotBucket = Math.max(snapshotBucket, ...timeline.requests);
             const points: Point[] = [];
             for (let i = 0; i < timeline.requests.length; i++) {
               // A bucket's mean sits at its middle snapshot (the n-th itself when unbucketed).
@@ -878,7 +880,11 @@ const snapshots: FigureDefinition = {
           subtitle: subtitle(
             `${deviceShortName(dev)} model`,
             `${sizeRange(devRows)} image`,
-            counts.length >= 3 ? seedsText(devRows) : 'one run, cost of each create',
+            counts.length >= 3
+              ? seedsText(devRows)
+              : snapshotBucket > 1
+                ? `one run, mean cost of every ${snapshotBucket} creates`
+                : 'one run, cost of each create',
           ),
           body: {
             kind: 'line',
