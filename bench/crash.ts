@@ -102,6 +102,7 @@ for (const { format, variant } of CONFIGS) {
 const MUTANT_WORKLOADS: Record<string, string> = {
   'qed-l2-before-data-flush': 'mixed',
   'qed-l1-before-l2-flush': 'sparse',
+  'qed-freelist-no-unmap-sync': 'discard-churn',
   'qcow2-l1-before-l2-flush': 'mixed',
   'qcow2-l2-before-refblock-flush': 'mixed',
 };
@@ -117,9 +118,12 @@ for (const m of FLUSH_MUTANTS) {
   const isCaught = r.violations > 0;
   if (isCaught) caught++;
   const first = r.failures.find((f) => f.class === 'violation');
+  const causes = Object.entries(r.violationsByCause)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   line(
-    `${m.name}: ${isCaught ? 'CAUGHT' : 'missed'} — ${r.violations} violating states of ` +
-      `${r.statesExplored} (${r.run.mutantDroppedFlushes} flushes removed)` +
+    `${m.name}${m.variant ? ` (variant ${m.variant})` : ''}: ${isCaught ? 'CAUGHT' : 'missed'} — ${r.violations} violating states of ` +
+      `${r.statesExplored} (${r.run.mutantDroppedFlushes} flushes removed; caused by lost: ${causes})` +
       (first ? `; first: ${first.failure.kind}: ${first.failure.message}` : ''),
   );
 }

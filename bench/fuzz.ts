@@ -94,11 +94,6 @@ async function main(): Promise<void> {
       .slice(1)
       .reduce((a, b) => mergeFuzzReports(a, b, 50), reports[0] as FuzzReport);
     process.stdout.write(renderFuzzReport(summarizeDefects(merged)));
-    const classes = Object.entries(merged.defectClasses).sort((a, b) => b[1] - a[1]);
-    if (classes.length > 0) {
-      process.stdout.write('defect classes:\n');
-      for (const [k, n] of classes) process.stdout.write(`  ${n} x ${k}\n`);
-    }
     process.stdout.write(
       `mutations applied: ${Object.entries(merged.mutationKinds)
         .map(([k, n]) => `${k} ${n}`)

@@ -8,6 +8,7 @@ import { FLUSH_MUTANTS } from '../src/crash/flush-mutants.ts';
 const WORKLOAD: Record<string, string> = {
   'qed-l2-before-data-flush': 'mixed',
   'qed-l1-before-l2-flush': 'sparse',
+  'qed-freelist-no-unmap-sync': 'discard-churn',
   'qcow2-l1-before-l2-flush': 'mixed',
   'qcow2-l2-before-refblock-flush': 'mixed',
 };
@@ -23,7 +24,7 @@ describe('flush mutants', () => {
       const workload = WORKLOAD[name] as string;
       const mutant = exploreCrashStates(
         { format, workload, seed: 1, mutant: name },
-        { maxStates: 300 },
+        { maxStates: 200 },
       );
       expect(mutant.run.mutantDroppedFlushes).toBeGreaterThan(0);
       expect(mutant.violations).toBeGreaterThan(0);

@@ -65,6 +65,8 @@ export interface ExploreResult {
   qemuBehaviourStates: number;
   /** States per failure class key (`violation:data`, `qemu:qed-need-check-unflushed`). */
   byClass: Record<string, number>;
+  /** Violating states per explanation (the kind whose lost writes caused it; `none`). */
+  violationsByCause: Record<string, number>;
   /** Minimized examples, at most `keepPerClass` per class. */
   failures: CrashFailure[];
 }
@@ -87,6 +89,7 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
     violations: 0,
     qemuBehaviourStates: 0,
     byClass: {},
+    violationsByCause: {},
     failures: [],
   };
   const flushByEpoch = new Map<number, number>();
@@ -141,7 +144,11 @@ export function exploreRecordedRun(run: RecordedRun, options: ExploreOptions): E
     const cls = behaviour ? 'qemu' : 'violation';
     const key = behaviour ? `qemu:${behaviour.name}` : `violation:${failure.kind}`;
     if (behaviour) result.qemuBehaviourStates++;
-    else result.violations++;
+    else {
+      result.violations++;
+      const cause = explainedBy ?? 'none';
+      result.violationsByCause[cause] = (result.violationsByCause[cause] ?? 0) + 1;
+    }
     result.byClass[key] = (result.byClass[key] ?? 0) + 1;
     if (result.failures.filter((f) => classKey(f) === key).length >= keep) return;
     const minimal = minimize(state.survivors, failure, replay);

@@ -18,6 +18,8 @@ export interface FlushMutant {
   readonly formats: readonly string[];
   /** Needs a backing file to take the path (QED's data flush only exists then). */
   readonly backing: boolean;
+  /** The design variant whose path it is (default: the baseline). */
+  readonly variant?: string;
   /** Kind of the last write before the flush. */
   readonly before: readonly IoKind[];
   /** Kind of the first write after it. */
@@ -26,10 +28,7 @@ export interface FlushMutant {
   readonly describe: string;
 }
 
-/**
- * Every named mutant, in one table. The QED `freelist` variant's mutant (no sync in the UNMAP
- * path: before `['l2']`, after `['freelist']`) joins this table when that variant lands.
- */
+/** Every named mutant, in one table. */
 export const FLUSH_MUTANTS: readonly FlushMutant[] = [
   {
     name: 'qed-l2-before-data-flush',
@@ -48,6 +47,17 @@ export const FLUSH_MUTANTS: readonly FlushMutant[] = [
     before: ['l2'],
     after: ['l1'],
     describe: 'QED writing the L1 entry before the new L2 table is flushed (§1.5 step 5)',
+  },
+  {
+    name: 'qed-freelist-no-unmap-sync',
+    formats: ['qed'],
+    backing: false,
+    variant: 'freelist',
+    before: ['l2'],
+    after: ['header', 'freelist'],
+    describe:
+      'the QED freelist variant without the sync in the UNMAP path: a discarded cluster can be ' +
+      'listed free (and reused) before its cleared L2 entry is durable',
   },
   {
     name: 'qcow2-l1-before-l2-flush',
@@ -117,8 +127,11 @@ export class FlushMutantDevice implements BlockDevice {
     this.#held = true;
   }
 
-  /** Passes on a flush still held (end of the run: nothing follows it). */
+  /** Passes on a flush still held (end of a guest request: the guest sees its flush complete). */
   settle(): void {
+    // Patterns are matched within one guest request: the barriers the mutants name all sit
+    // inside one request's write path.
+    this.#lastWriteKind = undefined;
     if (!this.#held) return;
     this.#held = false;
     this.inner.flush();
