@@ -373,6 +373,14 @@ export class QedFreeSpace {
     for (let c = 0; c < nclusters; c++) {
       if (!this.#free.has(c)) bits[c >>> 3] = (bits[c >>> 3] as number) | (1 << (c & 7));
     }
+    if (regionChanged) {
+      // A new region is written whole, so the file covers it (a short file would cut it off).
+      const region = new Uint8Array(this.#bitmapRegionBytes);
+      region.set(bits);
+      state.device.write(this.#bitmapOffsetBytes, region, 'bitmap');
+      this.#bitmapLast = bits;
+      return true;
+    }
     // Changed 512-byte sectors only, coalesced into runs.
     const sectors = Math.ceil(bytesNeeded / SECTOR_BYTES);
     let runStart = -1;
