@@ -151,14 +151,21 @@ function readSnapshots(device: BlockDevice, cluster: Qcow2HeaderCluster, cs: num
   if (h.nbSnapshots === 0) return [];
   if (h.snapshotsOffset % cs !== 0) throw bad('Snapshot table offset invalid');
   // Entries are variable-length; read generously, then more if the table turns out longer.
+  // Past EOF a table can only continue as zero entries (40 bytes each) after one entry that
+  // straddles EOF (at most 40 + 1 KiB extra + two 64 KiB strings): reading further cannot
+  // make a truncated table parse, so the read is bounded by the file, not by 64 MiB.
+  const maxLength = Math.min(
+    64 * 1024 * 1024,
+    Math.max(0, device.size() - h.snapshotsOffset) + h.nbSnapshots * 48 + 132 * 1024,
+  );
   let length = Math.max(h.nbSnapshots * 128, cs);
   for (;;) {
     const bytes = device.read(h.snapshotsOffset, length, 'snapshot');
     try {
       return parseSnapshotTable(bytes, h.nbSnapshots, h.version, h.sizeBytes);
     } catch (error) {
-      if (length >= 64 * 1024 * 1024) throw error;
-      length *= 4;
+      if (length >= maxLength) throw error;
+      length = Math.min(length * 4, maxLength);
     }
   }
 }
