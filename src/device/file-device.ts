@@ -45,13 +45,17 @@ export class FileDevice implements BlockDevice {
   }
 
   read(offsetBytes: number, lengthBytes: number, _kind?: IoKind): Uint8Array {
-    const out = new Uint8Array(lengthBytes);
+    // pread fills the buffer, so it need not be zeroed first (zeroing a fresh 256 KiB table buffer
+    // cost as much as reading it). A plain Uint8Array over its own ArrayBuffer, offset 0.
+    const buffer = Buffer.allocUnsafeSlow(lengthBytes);
+    const out = new Uint8Array(buffer.buffer, buffer.byteOffset, lengthBytes);
     let done = 0;
     while (done < lengthBytes) {
       const n = fs.readSync(this.#fd, out, done, lengthBytes - done, offsetBytes + done);
-      if (n === 0) break; // past EOF: the rest stays zero
+      if (n === 0) break;
       done += n;
     }
+    if (done < lengthBytes) out.fill(0, done); // past EOF reads as zeros
     return out;
   }
 

@@ -77,7 +77,7 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     if (!markUsed(l2Offset, ts)) continue; // a table overlapping another is skipped
     let table: QedTable;
     try {
-      table = prefetch?.get(i, l2Offset) ?? loadL2Table(state, l2Offset, i);
+      table = prefetch?.get(i, l2Offset) ?? loadL2Table(state, l2Offset, i, false);
     } catch (error) {
       if (!(error instanceof LabError)) throw error;
       result.checkErrors++;
@@ -86,7 +86,20 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     }
     let invalidL2 = 0;
     let lastOffset = 0;
-    for (let j = 0; j < state.tableEntries; j++) {
+    const entries = state.tableEntries;
+    const blocks = Buffer.from(table.bytes.buffer, table.bytes.byteOffset, table.bytes.length);
+    for (let j = 0; j < entries; j++) {
+      // A block of 512 unallocated entries changes nothing: skip it with one memcmp (sparse
+      // tables are mostly such blocks, and a JS loop over them dominated the check's CPU time).
+      if ((j & ZERO_BLOCK_MASK) === 0 && j + ZERO_BLOCK_ENTRIES <= entries) {
+        const start = j * 8;
+        if (
+          blocks.compare(ZERO_BLOCK, 0, ZERO_BLOCK_BYTES, start, start + ZERO_BLOCK_BYTES) === 0
+        ) {
+          j += ZERO_BLOCK_MASK;
+          continue;
+        }
+      }
       const offset = table.get(j);
       if (offset === QED_CLUSTER_UNALLOCATED || offset === QED_CLUSTER_ZERO_MARKER) continue;
       result.allocatedClusters = (result.allocatedClusters as number) + 1;
@@ -124,6 +137,11 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
   }
   return result;
 }
+
+const ZERO_BLOCK_ENTRIES = 512;
+const ZERO_BLOCK_MASK = ZERO_BLOCK_ENTRIES - 1;
+const ZERO_BLOCK_BYTES = ZERO_BLOCK_ENTRIES * 8;
+const ZERO_BLOCK = Buffer.alloc(ZERO_BLOCK_BYTES);
 
 /** qed_check_mark_clean: only when nothing unfixable or unreadable is left. */
 function markClean(state: QedState, result: CheckResult): void {

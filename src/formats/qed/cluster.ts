@@ -29,8 +29,17 @@ export function newClusterRun(): ClusterRun {
   };
 }
 
-/** The L2 table at `offsetBytes`, through the cache (a miss reads the whole table). */
-export function loadL2Table(state: QedState, offsetBytes: number, l1Index = -1): QedTable {
+/**
+ * The L2 table at `offsetBytes`, through the cache (a miss reads the whole table). `keepCopy`
+ * false (the check's one pass over every table) keeps no shadow copy of a table read from the file:
+ * 512 MiB of copies nobody asks for again would cost the check more than its reads.
+ */
+export function loadL2Table(
+  state: QedState,
+  offsetBytes: number,
+  l1Index = -1,
+  keepCopy = true,
+): QedTable {
   // Keyed by cluster index: small integers hash faster than offsets past 2^31.
   const key = offsetBytes * state.clusterSizeInverse;
   const cached = state.l2Cache.find(key, l1Index);
@@ -41,7 +50,8 @@ export function loadL2Table(state: QedState, offsetBytes: number, l1Index = -1):
     return state.l2Cache.insert(key, shadowed, l1Index, true);
   }
   const table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
-  state.tableShadow.add(key, table);
+  if (keepCopy) state.tableShadow.add(key, table);
+  else state.tableShadow.claim(key);
   return state.l2Cache.insert(key, table, l1Index, true);
 }
 

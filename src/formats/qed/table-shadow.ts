@@ -69,6 +69,12 @@ export class TableShadow {
     if (this.#tables.size < this.#maxTables) this.#tables.set(firstCluster, table);
   }
 
+  /** Records where a table lives (so overlaps are still caught) without keeping a copy. */
+  claim(firstCluster: number): void {
+    if (!this.#enabled || this.#tables.has(firstCluster)) return;
+    this.#claim(firstCluster);
+  }
+
   /** An in-place data write: if it lands on a table, the file no longer matches the copies. */
   noteDataWrite(hostOffsetBytes: number, lengthBytes: number): void {
     if (!this.#enabled || lengthBytes === 0) return;
