@@ -7,6 +7,7 @@ import {
   EAGAIN,
   EFBIG,
   EINVAL,
+  EIO,
   MAX_REFTABLE_BYTES,
 } from './constants.ts';
 import type { MetadataCache } from './metadata-cache.ts';
@@ -53,6 +54,8 @@ export class RefcountAllocator {
   /** Variant hooks (variants.ts): every refcount change, and every completed allocation. */
   onRefcountChange: ((clusterIndex: number, refcount: number) => void) | undefined;
   afterAlloc: ((offsetBytes: number, lengthBytes: number) => void) | undefined;
+  /** Before an allocation from `firstClusterIndex` (first fit starts there) of `clusters`. */
+  beforeAlloc: ((firstClusterIndex: number, clusters: number) => void) | undefined;
   /** Host ranges a variant owns outside QEMU's structures, counted as referenced by check. */
   extraRegions: (() => Array<{ offset: number; bytes: number }>) | undefined;
   readonly #device: BlockDevice;
@@ -94,6 +97,17 @@ export class RefcountAllocator {
         `Refblock offset ${cHex(offset)} unaligned (reftable index: ${cHex(index)})`,
       );
     }
+  }
+
+  /**
+   * A refblock about to be updated must lie inside the file (or in the cache): QEMU writes a new refblock before
+   * the reftable entry that points at it, so an entry past EOF is corrupt. QEMU reads it as
+   * zeros and finds out only when its overlap check stops the allocation of cluster 0 over the
+   * header, or when the write-back fails (EFBIG); the lab stops at the first update, before it
+   * could hand out a used cluster or write the refblock at an absurd offset.
+   */
+  #refblockInFile(offset: number): boolean {
+    return offset < this.#device.size() || this.refblockCache.lookup(offset) >= 0;
   }
 
   /** qcow2_get_refcount: 0 past the table or for a missing refblock. */
@@ -152,6 +166,7 @@ export class RefcountAllocator {
 
   /** qcow2_alloc_clusters: retried while a new refblock or reftable may overlap the range. */
   allocClusters(sizeBytes: number): number {
+    this.beforeAlloc?.(this.freeClusterIndex, Math.ceil(sizeBytes / this.clusterSize));
     for (;;) {
       const offset = this.allocClustersNoref(sizeBytes);
       const ret = this.updateRefcount(offset, sizeBytes, 1, false, DISCARD_NEVER);
@@ -165,6 +180,7 @@ export class RefcountAllocator {
   /** qcow2_alloc_clusters_at: as many free clusters as there are from `offset`, up to n. */
   allocClustersAt(offset: number, n: number): number {
     if (n === 0) return 0;
+    this.beforeAlloc?.(offset / this.clusterSize, n);
     for (;;) {
       let index = offset / this.clusterSize;
       let i = 0;
@@ -174,6 +190,7 @@ export class RefcountAllocator {
       const ret = this.updateRefcount(offset, i * this.clusterSize, 1, false, DISCARD_NEVER);
       if (ret === EAGAIN) continue;
       if (ret < 0) throw refcountError(ret);
+      if (i > 0) this.afterAlloc?.(offset, i * this.clusterSize);
       return i;
     }
   }
@@ -299,6 +316,7 @@ export class RefcountAllocator {
       const blockOffset = this.reftable[tableIndex] as number;
       if (blockOffset !== 0) {
         this.#checkRefblockOffset(blockOffset, tableIndex);
+        if (!this.#refblockInFile(blockOffset)) return { slot: -1, ret: EIO };
         return { slot: this.refblockCache.get(blockOffset), ret: 0 };
       }
     }
@@ -432,6 +450,8 @@ export class RefcountAllocator {
 export function refcountError(ret: number): ImageIoError {
   if (ret === EINVAL)
     return new ImageIoError('QCOW2_REFCOUNT', 'refcount overflow or underflow (EINVAL)');
+  if (ret === EIO)
+    return new ImageIoError('QCOW2_CORRUPT', 'refcount block lies past the end of the file (EIO)');
   if (ret === EFBIG)
     return new ImageIoError('QCOW2_EFBIG', 'refcount table would exceed 8 MiB (EFBIG)');
   return new ImageIoError('QCOW2_IO', `refcount update failed (${ret})`);

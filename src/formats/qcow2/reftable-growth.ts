@@ -82,21 +82,29 @@ export class BackgroundReftableGrowth {
     this.#metered = metered;
   }
 
+  /** An allocation that may reach past the old table waits for a growth still running. */
+  beforeAlloc(firstClusterIndex: number, clusters: number): void {
+    if (this.#running || this.#doneAtNs < 0) return;
+    const r = this.#s.refcounts;
+    const lastIndex = Math.floor((firstClusterIndex + clusters - 1) / r.refblockEntries);
+    const clock = this.#metered?.clock;
+    if (!clock || lastIndex < this.#oldSize) return;
+    const now = clock.nowNs();
+    if (now < this.#doneAtNs) {
+      this.waits++;
+      this.waitNs += this.#doneAtNs - now;
+      clock.advanceNs(this.#doneAtNs - now);
+    }
+    this.#doneAtNs = -1;
+  }
+
+  /** Starts the growth once the refblocks in use pass the threshold. */
   afterAlloc(offsetBytes: number, lengthBytes: number): void {
     if (this.#running) return;
     const r = this.#s.refcounts;
     const cs = this.#s.clusterSize;
     const lastIndex = Math.floor((offsetBytes + lengthBytes - 1) / cs / r.refblockEntries);
     const clock = this.#metered?.clock;
-    if (this.#doneAtNs >= 0 && clock && lastIndex >= this.#oldSize) {
-      const now = clock.nowNs();
-      if (now < this.#doneAtNs) {
-        this.waits++;
-        this.waitNs += this.#doneAtNs - now;
-        clock.advanceNs(this.#doneAtNs - now);
-      }
-      this.#doneAtNs = -1;
-    }
     if (lastIndex + 1 <= BACKGROUND_THRESHOLD * r.reftableSize) return;
     this.#running = true;
     try {

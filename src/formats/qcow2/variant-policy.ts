@@ -24,6 +24,7 @@ export function applyQcow2Policy(
     const metered = device instanceof MeteredDevice ? device : undefined;
     const background = new BackgroundReftableGrowth(s, metered);
     r.afterAlloc = (offset, bytes) => background.afterAlloc(offset, bytes);
+    r.beforeAlloc = (first, clusters) => background.beforeAlloc(first, clusters);
     state.background = background;
   }
   if (policy.flatRefcounts && !s.readOnly) {
