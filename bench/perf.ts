@@ -25,6 +25,7 @@ import { MeteredDevice } from '../src/device/metered-device.ts';
 import type { BlockDevice, IoKind } from '../src/device/types.ts';
 import { VolatileCacheDevice } from '../src/device/volatile-cache-device.ts';
 import { Rng } from '../src/util/rng.ts';
+import { LAB_SECTIONS } from './perf-lab.ts';
 
 const KiB4 = 4096;
 const GiB = 2 ** 30;
@@ -285,6 +286,7 @@ export const SECTIONS: PerfSection[] = [
       return figures;
     },
   },
+  ...LAB_SECTIONS,
 ];
 
 // ---------------------------------------------------------------------------------------------

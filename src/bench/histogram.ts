@@ -64,6 +64,15 @@ export class LatencyHistogram {
 /** Bucket 0 holds latencies below 1 ns; then SUB_BUCKETS per octave [2^e, 2^(e+1)). */
 export function bucketIndex(latencyNs: number): number {
   if (!(latencyNs >= 1)) return 0;
+  // Whole nanoseconds below 2^32 (nearly every record): the octave from clz32 and the sub-bucket
+  // from the next four bits, which is exactly what the general path below computes for them.
+  if (latencyNs < 4294967296) {
+    const n = latencyNs >>> 0;
+    if (n === latencyNs && n >= SUB_BUCKETS) {
+      const e = 31 - Math.clz32(n);
+      return 1 + e * SUB_BUCKETS + ((n >>> (e - 4)) & (SUB_BUCKETS - 1));
+    }
+  }
   const e = Math.min(OCTAVES - 1, Math.floor(Math.log2(latencyNs)));
   const base = 2 ** e;
   // log2 can round up at exact powers of two minus epsilon; clamp the sub-bucket into range.
