@@ -58,14 +58,6 @@ export const QEMU_BEHAVIOURS: readonly QemuBehaviour[] = [
     matches: (c) => c.format === 'qed' && c.explainedBy === 'header',
   },
   {
-    name: 'qcow2-data-not-ordered-before-l2',
-    needsCrash: true,
-    describe:
-      'qcow2 does not flush guest data before the L2 entry that maps it when no COW was needed ' +
-      '(§2.8, §6.3): a surviving L2 entry can map a cluster whose data was lost',
-    matches: (c) => c.format === 'qcow2' && c.explainedBy === 'data',
-  },
-  {
     name: 'qcow2-discarded-cluster-reused-before-l2',
     needsCrash: true,
     describe:
@@ -79,6 +71,14 @@ export const QEMU_BEHAVIOURS: readonly QemuBehaviour[] = [
       c.failure.got !== undefined &&
       c.failure.got !== GARBAGE &&
       c.guest.discardedSince(c.failure.sector, c.flushRequest),
+  },
+  {
+    name: 'qcow2-data-not-ordered-before-l2',
+    needsCrash: true,
+    describe:
+      'qcow2 does not flush guest data before the L2 entry that maps it when no COW was needed ' +
+      '(§2.8, §6.3): a surviving L2 entry can map a cluster whose data was lost',
+    matches: (c) => c.format === 'qcow2' && c.explainedBy === 'data',
   },
   {
     name: 'qed-zero-cluster-partial-write-reads-backing',
@@ -97,6 +97,7 @@ export const QEMU_BEHAVIOURS: readonly QemuBehaviour[] = [
   },
 ];
 
+/** The first behaviour that matches (the discard signature first: it is the more specific). */
 export function matchQemuBehaviour(c: FailureContext): QemuBehaviour | undefined {
   return QEMU_BEHAVIOURS.find((b) => b.matches(c));
 }
