@@ -100,14 +100,14 @@ export class RefcountAllocator {
   }
 
   /**
-   * A refblock about to be updated must lie inside the file (or in the cache): QEMU writes a new refblock before
+   * A refblock about to be updated must lie inside the file: QEMU writes a new refblock before
    * the reftable entry that points at it, so an entry past EOF is corrupt. QEMU reads it as
    * zeros and finds out only when its overlap check stops the allocation of cluster 0 over the
    * header, or when the write-back fails (EFBIG); the lab stops at the first update, before it
    * could hand out a used cluster or write the refblock at an absurd offset.
    */
   #refblockInFile(offset: number): boolean {
-    return offset < this.#device.size() || this.refblockCache.lookup(offset) >= 0;
+    return offset < this.#device.size();
   }
 
   /** qcow2_get_refcount: 0 past the table or for a missing refblock. */

@@ -250,6 +250,13 @@ function checkRefblocks(c: Ctx): void {
         `${c.fixErrors ? 'Repairing' : 'ERROR'} refcount block ${i} is outside image`,
       );
       if (c.fixErrors) {
+        const failure = resizeFailure(s.device.size(), offset + cs);
+        if (failure) {
+          // resize_fail: the refcount structure is rebuilt instead.
+          c.messages.push(`ERROR could not resize image: ${failure}`);
+          c.rebuild = true;
+          continue;
+        }
         s.device.truncate(offset + cs);
         c.imrt.grow(Math.ceil(s.device.size() / cs));
         c.res.corruptions--;
@@ -268,6 +275,21 @@ function checkRefblocks(c: Ctx): void {
     }
   }
 }
+
+/**
+ * Why growing the file to `endBytes` fails, or undefined. QEMU refuses an end past INT64_MAX
+ * (EINVAL) and otherwise leaves it to the filesystem, where ext4 refuses anything past 16 TiB
+ * (EFBIG) but a sparse-file filesystem would grow the file to whatever a corrupt reftable entry
+ * says. The lab's file node refuses growth beyond twice the file (at least 64 MiB more) with
+ * EFBIG, so that a repair stays proportional to the image it repairs.
+ */
+function resizeFailure(sizeBytes: number, endBytes: number): string | undefined {
+  if (endBytes > 2 ** 63 - 1) return 'Invalid argument';
+  if (endBytes > sizeBytes + Math.max(sizeBytes, MAX_REPAIR_GROWTH_BYTES)) return 'File too large';
+  return undefined;
+}
+
+const MAX_REPAIR_GROWTH_BYTES = 64 * 1024 * 1024;
 
 /** compare_refcounts; returns the highest cluster with a non-zero on-disk or computed refcount. */
 function compareRefcounts(

@@ -49,6 +49,7 @@ export const DISCARD_OTHER = 4;
 export type DiscardType = 0 | 1 | 2 | 3 | 4;
 
 /** Negative errno return codes used where QEMU's control flow depends on them. */
+export const EIO = -5;
 export const EAGAIN = -11;
 export const EINVAL = -22;
 export const EFBIG = -27;

@@ -1,4 +1,10 @@
 import type { BlockDevice, IoKind } from '../../device/types.ts';
+import { ImageIoError } from '../../util/errors.ts';
+
+/** No filesystem holds a file past 2^53 bytes (ext4 stops at 16 TiB): EFBIG, as pwrite says. */
+function refuseGrowthPast(endBytes: number): void {
+  if (endBytes > Number.MAX_SAFE_INTEGER) throw new ImageIoError('QCOW2_EFBIG', 'File too large');
+}
 
 /**
  * QEMU's view of the `file` child as the qcow2 driver sees it: a flush is skipped when no write
@@ -33,17 +39,21 @@ export class FileNode implements BlockDevice {
 
   read(offset: number, length: number, kind: IoKind): Uint8Array {
     this.settle();
+    // A corrupt entry can point past 2^53, where no file reaches: zeros, as a read past EOF.
+    if (offset + length > Number.MAX_SAFE_INTEGER) return new Uint8Array(length);
     return this.inner.read(offset, length, kind);
   }
 
   write(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
+    refuseGrowthPast(offset + data.length);
     this.inner.write(offset, data, kind);
     this.#completedSinceFlush = true;
   }
 
   zeroRange(offset: number, length: number, kind: IoKind): void {
     this.settle();
+    refuseGrowthPast(offset + length);
     this.inner.zeroRange(offset, length, kind);
     this.#completedSinceFlush = true;
   }
@@ -66,6 +76,7 @@ export class FileNode implements BlockDevice {
 
   truncate(size: number): void {
     this.settle();
+    refuseGrowthPast(size);
     this.inner.truncate(size);
     this.#completedSinceFlush = true;
   }
