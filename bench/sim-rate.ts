@@ -28,6 +28,8 @@ export interface SimRateOptions {
   pattern?: 'random' | 'sparse';
   createOptions?: Record<string, string>;
   seed?: number;
+  /** MemoryDevice page size (default 4 KiB); 512 stores a sparse table's entries compactly. */
+  pageBytes?: number;
 }
 
 export interface SimRateResult {
@@ -77,7 +79,10 @@ export function writeOffsets(options: SimRateOptions): Float64Array {
 export function simulateWrites(options: SimRateOptions): SimRateResult {
   const driver = DRIVERS[options.format];
   const clock = new SimClock();
-  const memory = new MemoryDevice({ dataMode: 'drop' });
+  const memory = new MemoryDevice({
+    dataMode: 'drop',
+    ...(options.pageBytes === undefined ? {} : { pageBytes: options.pageBytes }),
+  });
   driver.create({
     device: memory,
     sizeBytes: options.virtualSizeBytes,
@@ -120,6 +125,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const createOptions: Record<string, string> = {};
   const positional: string[] = [];
   let pattern: 'random' | 'sparse' = 'random';
+  let pageBytes: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '-o') {
@@ -128,6 +134,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         if (k) createOptions[k] = v ?? '';
       }
     } else if (a === '--sparse') pattern = 'sparse';
+    else if (a.startsWith('--page=')) pageBytes = Number(a.slice(7));
     else positional.push(a);
   }
   const format = (positional[0] ?? 'qed') as 'qed' | 'qcow2';
@@ -139,6 +146,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     spanBytes: positional[3] ? parseSizeBytes(positional[3]) : virtualSizeBytes,
     pattern,
     createOptions,
+    ...(pageBytes === undefined ? {} : { pageBytes }),
   });
   console.log(JSON.stringify(result));
 }

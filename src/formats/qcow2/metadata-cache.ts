@@ -22,8 +22,8 @@ export class MetadataCache {
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
-  /** Dirty slots (flushes write them in slot order). */
-  readonly #dirtySlots = new Set<number>();
+  /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
+  #dirtyCount = 0;
   #emptyCount: number;
   readonly #bySlotOffset = new Map<number, number>();
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
@@ -80,7 +80,7 @@ export class MetadataCache {
   markDirty(slot: number): void {
     if (this.#dirty[slot]) return;
     this.#dirty[slot] = 1;
-    this.#dirtySlots.add(slot);
+    this.#dirtyCount++;
   }
 
   isDirty(slot: number): boolean {
@@ -88,7 +88,7 @@ export class MetadataCache {
   }
 
   hasDirty(): boolean {
-    return this.#dirtySlots.size > 0;
+    return this.#dirtyCount > 0;
   }
 
   /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
@@ -97,7 +97,7 @@ export class MetadataCache {
     this.#offsets[slot] = 0;
     if (this.#dirty[slot]) {
       this.#dirty[slot] = 0;
-      this.#dirtySlots.delete(slot);
+      this.#dirtyCount--;
     }
     this.#unlink(slot);
     this.#setEmpty(slot, true);
@@ -105,9 +105,14 @@ export class MetadataCache {
 
   /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
   flushToOs(): void {
-    if (this.#dirtySlots.size === 0) return;
-    const slots = Array.from(this.#dirtySlots).sort((a, b) => a - b);
-    for (const slot of slots) this.entryFlush(slot);
+    if (this.#dirtyCount === 0) return;
+    // The slots dirty now, in slot order (writing them back dirties nothing new).
+    const dirty = this.#dirty;
+    for (let slot = 0, left = this.#dirtyCount; slot < this.size && left > 0; slot++) {
+      if (dirty[slot] === 0) continue;
+      left--;
+      this.entryFlush(slot);
+    }
   }
 
   /** qcow2_cache_flush: write back, then fdatasync (elided by the device when nothing changed). */
@@ -139,7 +144,7 @@ export class MetadataCache {
     }
     this.#device.write(this.#offsets[slot] as number, this.table(slot), this.kind);
     this.#dirty[slot] = 0;
-    this.#dirtySlots.delete(slot);
+    this.#dirtyCount--;
   }
 
   /** Drops every table (used after a rebuild rewrote metadata behind the cache). */
@@ -147,7 +152,8 @@ export class MetadataCache {
     for (let slot = 0; slot < this.size; slot++) {
       if (this.#offsets[slot] !== 0) this.discard(slot);
     }
-    this.#dirtySlots.clear();
+    this.#dirty.fill(0);
+    this.#dirtyCount = 0;
   }
 
   #get(offset: number, readFromDisk: boolean): number {
