@@ -1,5 +1,5 @@
 import type { CheckResult, RepairMode } from '../types.ts';
-import { DISCARD_ALWAYS } from './constants.ts';
+import { DISCARD_ALWAYS, MAX_L1_BYTES } from './constants.ts';
 import {
   ClusterType,
   clusterTypeOf,
@@ -18,6 +18,7 @@ import { flushCaches, markClean } from './lazy-refcounts.ts';
 import { setRefcount } from './refcount-block.ts';
 import { serializeSnapshotTable } from './snapshot-table.ts';
 import type { Qcow2State } from './state.ts';
+import { readTableInFile } from './table-read.ts';
 import { writeU32, writeU64 } from './u64.ts';
 
 /** The in-memory refcount table (IMRT) of qcow2_check_refcounts, grown on demand. */
@@ -102,6 +103,8 @@ function isZeroBlockAt(table: Buffer, index: number, entries: number): boolean {
 function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
   const s = c.s;
   const cs = s.clusterSize;
+  // Past EOF an L2 reads as zeros: nothing to count, nothing worth reading.
+  if (l2Offset >= s.device.size()) return;
   const table = s.device.read(l2Offset, cs, 'l2');
   const blocks = Buffer.from(table.buffer, table.byteOffset, table.length);
   let nextContiguous = 0;
@@ -170,7 +173,7 @@ function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: bo
   if (!l1Size) return;
   const s = c.s;
   incRefcounts(c, l1Offset, l1Size * 8);
-  const l1 = s.device.read(l1Offset, l1Size * 8, 'l1');
+  const l1 = readTableInFile(s.device, l1Offset, l1Size * 8, 'l1');
   for (let i = 0; i < l1Size; i++) {
     const hi = entryHi(l1, i);
     const lo = entryLo(l1, i);
@@ -201,6 +204,13 @@ function calculateRefcounts(c: Ctx): void {
     if (sn.l1TableOffset % cs !== 0) {
       c.messages.push(
         `ERROR snapshot ${sn.id} (${sn.name}) l1_offset=0x${hex(sn.l1TableOffset)}: L1 table is not cluster aligned; snapshot table entry corrupted`,
+      );
+      c.res.corruptions++;
+      continue;
+    }
+    if (sn.l1Size > MAX_L1_BYTES / 8) {
+      c.messages.push(
+        `ERROR snapshot ${sn.id} (${sn.name}) l1_size=0x${hex(sn.l1Size)}: L1 table is too large; snapshot table entry corrupted`,
       );
       c.res.corruptions++;
       continue;
@@ -457,6 +467,7 @@ function checkOflagCopied(c: Ctx): void {
         c.res.corruptionsFixed++;
       }
     }
+    if (l2Offset >= s.device.size()) continue; // zeros: no data cluster to check
     const l2 = s.device.read(l2Offset, cs, 'l2');
     const blocks = Buffer.from(l2.buffer, l2.byteOffset, l2.length);
     let dirty = 0;

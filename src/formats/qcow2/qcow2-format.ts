@@ -27,6 +27,7 @@ import { parseRefcountTable } from './refcount-table.ts';
 import { reftableEntriesFor, relocateReftable } from './reftable-growth.ts';
 import { parseSnapshotTable } from './snapshot-table.ts';
 import { Qcow2State } from './state.ts';
+import { readTableInFile } from './table-read.ts';
 import { writeU64 } from './u64.ts';
 import { applyQcow2Policy } from './variant-policy.ts';
 import { parseQcow2Variant, QCOW2_BASELINE, QCOW2_VARIANTS } from './variants.ts';
@@ -97,7 +98,8 @@ export function openQcow2(options: Qcow2OpenOptions): Qcow2Image {
   );
   if (h.nbSnapshots > MAX_SNAPSHOTS) throw bad('Too many snapshots');
   validateTable(h.l1TableOffset, h.l1Size, 8, MAX_L1_BYTES, 'Active L1 table', cs);
-  const l1 = h.l1Size > 0 ? device.read(h.l1TableOffset, h.l1Size * 8, 'l1') : new Uint8Array(0);
+  const l1 =
+    h.l1Size > 0 ? readTableInFile(device, h.l1TableOffset, h.l1Size * 8, 'l1') : new Uint8Array(0);
   const reftableEntries = (h.refcountTableClusters * cs) / 8;
   const reftable = parseRefcountTable(
     reftableEntries > 0
