@@ -186,6 +186,14 @@ function sizeRange(rows: readonly ResultRow[]): string {
   return lo === hi ? lo : `${lo}–${hi}`;
 }
 
+/**
+ * The group's part of a chart id: none for the first group a figure draws, so adding a group to
+ * a suite does not rename (and break links to) the charts that were there.
+ */
+function groupTag(groups: readonly GroupView[], group: GroupView): string | undefined {
+  return groups[0] === group ? undefined : group.name;
+}
+
 /** Subtitle pieces that are the same for every series of a chart. */
 function subtitle(...parts: Array<string | undefined>): string {
   return parts.filter((p) => p !== undefined && p !== '').join(' · ');
@@ -313,7 +321,7 @@ const fsckVsSize: FigureDefinition = {
         content.notes.push(...markZeroSeries(series, 'the check time'));
         const workloads = distinct(devRows, workload);
         content.charts.push({
-          id: slug('fsck-vs-size', groups.length > 1 ? group.name : undefined, dev),
+          id: slug('fsck-vs-size', groupTag(groups, group), dev),
           seeds: seedsOf(devRows),
           title: `How long does the open after a power cut take as the image grows? (${deviceShortName(dev)})`,
           subtitle: subtitle(
@@ -380,7 +388,7 @@ const fsckVsDensity: FigureDefinition = {
         const sizeLabel = formatSize(Number(sizeText));
         content.notes.push(...markZeroSeries(series, 'the check time'));
         content.charts.push({
-          id: slug('fsck-vs-density', groups.length > 1 ? group.name : undefined, dev, sizeLabel),
+          id: slug('fsck-vs-density', groupTag(groups, group), dev, sizeLabel),
           seeds: seedsOf(chartRows),
           title: `How does the check time depend on the allocated fraction? (${deviceShortName(dev)}, ${sizeLabel})`,
           subtitle: subtitle(
@@ -446,7 +454,7 @@ const fsckMidRun: FigureDefinition = {
       const positive = series.flatMap((s) => s.values).filter((v) => v > 0);
       if (positive.length > 0) {
         content.charts.push({
-          id: slug('fsck-mid-run', groups.length > 1 ? group.name : undefined),
+          id: slug('fsck-mid-run', groupTag(groups, group)),
           seeds: seedsOf(rows),
           title: 'What does the open cost after a power cut in the middle of a run?',
           subtitle: subtitle(
@@ -485,7 +493,7 @@ const fsckMidRun: FigureDefinition = {
 // 3. request latency: CDF per format/variant, and the timeline across a refcount-table growth
 
 const isStallGroup = (g: GroupView) => /stall|latenc/i.test(questionText(g));
-const isGrowthGroup = (g: GroupView) => /refcount|reftable|growth/i.test(questionText(g));
+const isGrowthGroup = (g: GroupView) => /refcount.table|reftable|growth/i.test(questionText(g));
 
 /** Histogram of all seeds of some rows, merged bucket by bucket. */
 function mergedHistogram(view: ResultView, rows: readonly ResultRow[]) {
@@ -540,7 +548,7 @@ const latencyCdf: FigureDefinition = {
           seeds: seedsOf(rows),
           id: slug(
             'latency-cdf',
-            groups.length > 1 ? group.name : undefined,
+            groupTag(groups, group),
             wl,
             dev,
             multiSize ? sizeLabel : undefined,
@@ -602,7 +610,7 @@ const stallTimeline: FigureDefinition = {
   id: 'stall-timeline',
   heading: 'Does a qcow2 refcount-table growth stall the guest request that triggers it?',
   missing:
-    'no suite group runs across a refcount-table growth (a group whose name or question mentions refcount, reftable or growth).',
+    'no suite group runs across a refcount-table growth (a group whose name or question mentions a refcount table, reftable or growth).',
   select: (g, view) =>
     isGrowthGroup(g) && g.rows.some((r) => (view.detail(r)?.timeline.requests.length ?? 0) > 0),
   build(groups, view) {
@@ -640,7 +648,7 @@ const stallTimeline: FigureDefinition = {
           }),
         );
         content.charts.push({
-          id: slug('stall-timeline', groups.length > 1 ? group.name : undefined, wl, dev),
+          id: slug('stall-timeline', groupTag(groups, group), wl, dev),
           seeds: seedsOf(chartRows.filter((r) => Number(r.seed) === firstSeed)),
           title: `Does a refcount-table growth stall a guest request? (${wl}, ${deviceShortName(dev)})`,
           subtitle: subtitle(
@@ -729,7 +737,7 @@ const metadataPerGib: FigureDefinition = {
       })).filter((s) => s.values.some((v) => v > 0));
       if (series.length === 0) continue;
       const chart = (id: string, title: string, what: string, kinds: BarSeries[]): ChartSpec => ({
-        id: slug(id, groups.length > 1 ? group.name : undefined),
+        id: slug(id, groupTag(groups, group)),
         seeds: seedsOf(devRows),
         title,
         subtitle: subtitle(
@@ -868,7 +876,7 @@ const snapshots: FigureDefinition = {
         }
         if (series.length === 0) continue;
         content.charts.push({
-          id: slug('snapshots', groups.length > 1 ? group.name : undefined, dev),
+          id: slug('snapshots', groupTag(groups, group), dev),
           seeds: seedsOf(
             counts.length >= 3
               ? devRows
@@ -1143,6 +1151,7 @@ export function buildReport(file: ResultsFile): Report {
   const view = new ResultView(file);
   const sections: ReportSection[] = [];
   const claimed = new Set<string>();
+  const usedIds = new Set<string>();
   for (const figure of figureDefinitions(claimed)) {
     const groups = view.groups.filter((g) => figure.select(g, view));
     for (const g of groups) claimed.add(g.name);
@@ -1151,11 +1160,19 @@ export function buildReport(file: ResultsFile): Report {
     const notes = [...built.notes];
     // A chart with nothing to draw (every value zero on a log axis, a device model that charges
     // no time) is left out with a note rather than drawn empty.
-    const charts = built.charts.filter((chart) => {
-      if (hasDrawableData(chart)) return true;
-      notes.push(`Not drawn: ${chart.id}: every value is zero.`);
-      return false;
-    });
+    const charts = built.charts
+      .filter((chart) => {
+        if (hasDrawableData(chart)) return true;
+        notes.push(`Not drawn: ${chart.id}: every value is zero.`);
+        return false;
+      })
+      .map((chart) => {
+        // Two charts must never share a file name: the second would overwrite the first.
+        let id = chart.id;
+        for (let n = 2; usedIds.has(id); n++) id = `${chart.id}-${n}`;
+        usedIds.add(id);
+        return id === chart.id ? chart : { ...chart, id };
+      });
     const content = { ...built, charts };
     const empty = content.charts.length === 0 && content.tables.length === 0;
     if (empty) notes.unshift(`Not drawn: ${figure.missing}`);
