@@ -64,11 +64,12 @@ export class LatencyHistogram {
 /** Bucket 0 holds latencies below 1 ns; then SUB_BUCKETS per octave [2^e, 2^(e+1)). */
 export function bucketIndex(latencyNs: number): number {
   if (!(latencyNs >= 1)) return 0;
-  // Whole nanoseconds below 2^32 (nearly every record): the octave from clz32 and the sub-bucket
-  // from the next four bits, which is exactly what the general path below computes for them.
+  // Below 2^32 ns (nearly every record): the octave from clz32 of the whole nanoseconds and the
+  // sub-bucket from their next four bits, exactly what the general path below computes — except
+  // for a fraction just under a power of two, where log2 may round up; those take that path.
   if (latencyNs < 4294967296) {
     const n = latencyNs >>> 0;
-    if (n === latencyNs && n >= SUB_BUCKETS) {
+    if (n >= SUB_BUCKETS && (n === latencyNs || (n & (n + 1)) !== 0)) {
       const e = 31 - Math.clz32(n);
       return 1 + e * SUB_BUCKETS + ((n >>> (e - 4)) & (SUB_BUCKETS - 1));
     }
