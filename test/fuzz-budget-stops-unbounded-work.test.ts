@@ -15,7 +15,7 @@ describe('budget device', () => {
     const b = device();
     let error: unknown;
     try {
-      for (;;) b.read(0, 512, 'l2');
+      for (;;) b.read(0, 8, 'l2');
     } catch (e) {
       error = e;
     }
