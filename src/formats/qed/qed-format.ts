@@ -281,7 +281,8 @@ export class QedImage implements ImageFormat {
       virtualSizeBytes: state.imageSizeBytes,
       fileSizeBytes: state.device.size(),
       clusterSizeBytes: state.clusterSizeBytes,
-      dirty: state.needCheck,
+      // always-scan has no clean flag: its images are never known clean.
+      dirty: state.needCheck || !state.policy.needCheckFlag,
     };
     if (state.backingFilename !== undefined) info.backingFile = state.backingFilename;
     if (state.backingFormat !== undefined) info.backingFormat = state.backingFormat;
