@@ -15,14 +15,22 @@ export interface MemoryDeviceOptions {
 }
 
 /**
- * Pages live in slabs (one ArrayBuffer holds up to 256 pages) and are addressed by a slot number
+ * Pages live in slabs (one ArrayBuffer holds up to 2,048 pages) and are addressed by a slot number
  * `slab << SLAB_SHIFT | pageInSlab`. One backing store per page would make V8 account and
  * collect a million external buffers; slabs and a typed-array hash table keep the heap free of
  * per-page objects, which is what makes millions of writes a second possible.
+ *
+ * Slabs grow to 8 MiB, so that malloc can back most of one with transparent huge pages (glibc's
+ * `glibc.malloc.hugetlb=1`; bench:perf sets it): a random write over hundreds of MiB of pages
+ * then costs far fewer TLB misses and page faults. Once a device has been cloned, its slabs stay
+ * at 1 MiB: each clone leaves both sides a partly used slab they may no longer fill.
  */
-const SLAB_SHIFT = 8;
+const SLAB_SHIFT = 11;
 const SLAB_MASK = (1 << SLAB_SHIFT) - 1;
-const MAX_SLAB_BYTES = 1 << 20;
+const MAX_SLAB_BYTES = 1 << 23;
+const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
+/** Slots are non-negative int32s. */
+const MAX_SLABS = 2 ** (31 - SLAB_SHIFT);
 const FIRST_SLAB_PAGES = 4;
 
 /**
@@ -51,6 +59,7 @@ export class MemoryDevice implements BlockDevice {
    * so in drop mode most data writes cost no page lookups at all.
    */
   #storedEndBytes = 0;
+  #maxSlabBytes = MAX_SLAB_BYTES;
 
   constructor(options: MemoryDeviceOptions = {}) {
     this.pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES;
@@ -155,6 +164,8 @@ export class MemoryDevice implements BlockDevice {
     copy.#slabs = this.#slabs.slice();
     copy.#sizeBytes = this.#sizeBytes;
     copy.#storedEndBytes = this.#storedEndBytes;
+    copy.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
+    this.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
     copy.#firstOwnedSlab = this.#slabs.length;
     // From now on neither side may write into, or reuse a slot of, the slabs they share.
     this.#firstOwnedSlab = this.#slabs.length;
@@ -210,8 +221,9 @@ export class MemoryDevice implements BlockDevice {
       return reused;
     }
     if (this.#allocNext === this.#allocLimit) {
-      const maxPages = Math.max(1, Math.min(SLAB_MASK + 1, MAX_SLAB_BYTES / this.pageBytes));
+      const maxPages = Math.max(1, Math.min(SLAB_MASK + 1, this.#maxSlabBytes / this.pageBytes));
       const pages = Math.min(maxPages, FIRST_SLAB_PAGES << Math.min(this.#ownSlabCount, 16));
+      if (this.#slabs.length >= MAX_SLABS) throw new Error('MemoryDevice: too many slabs');
       this.#allocSlab = this.#slabs.length;
       this.#slabs.push(new Uint8Array(pages * this.pageBytes));
       this.#ownSlabCount++;
