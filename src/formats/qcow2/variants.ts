@@ -14,7 +14,7 @@ export const QCOW2_VARIANTS: Readonly<Record<string, string>> = {
   'reftable-growth':
     'reftable-growth=1.5x|double|prealloc|background: refcount-table growth (QEMU 1.5x; prealloc sizes it for the virtual size at create; background grows ahead of need and a late allocation waits)',
   'flat-refcounts':
-    "the thread's assumed layout: one contiguous array of 8-byte refcounts per cluster, copied whole when it grows (cost model beside the real refcounts; own region, not QEMU-compatible)",
+    "the thread's assumed layout: one contiguous array of 8-byte refcounts per cluster (128 GiB for a full 1 PiB disk), copied whole when it grows (cost model beside the real refcounts; own region, not QEMU-compatible)",
 };
 
 export type ReftableGrowth = '1.5x' | 'double' | 'prealloc' | 'background';
