@@ -399,21 +399,28 @@ function simVsQemuIoSection(): Figures {
     qedDriver.create({ device: memory, sizeBytes: TiB, options: {} });
     const device = new MeteredDevice(memory, { clock, costModel: createCostModel('none') });
     const image = qedDriver.open({ device, readOnly: false, forCheck: false, clock });
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const commands = parseQemuIoScript(script);
     const parsed = process.hrtime.bigint();
+    const cpuParsed = process.cpuUsage(cpu0);
     new QemuIoSession(image, clock, { writethrough: false }).runAll(commands);
     image.close();
     const t1 = process.hrtime.bigint();
+    const cpu = process.cpuUsage(cpu0);
     const labSeconds = Number(t1 - t0) / 1e9;
+    const labCpuSeconds = (cpu.user + cpu.system) / 1e6;
     return {
       writes,
       qemuIoTmpfsSeconds: round(qemu.seconds, 2),
-      labSimulationSeconds: round(labSeconds),
-      labParseSeconds: round(Number(parsed - t0) / 1e9),
-      ratio: round(qemu.seconds / labSeconds, 1),
+      labWallSeconds: round(labSeconds),
+      labCpuSeconds: round(labCpuSeconds),
+      labParseWallSeconds: round(Number(parsed - t0) / 1e9),
+      labParseCpuSeconds: round((cpuParsed.user + cpuParsed.system) / 1e6),
+      ratioWall: round(qemu.seconds / labSeconds, 1),
       target: 'simulation well under 1 s',
-      meets: meets(1 / labSeconds, 1),
+      meetsWall: meets(1 / labSeconds, 1),
+      meetsCpu: meets(1 / labCpuSeconds, 1),
       sameFileSize:
         device.size() === qemuFileBytes ? 'yes' : `NO (${device.size()} vs ${qemuFileBytes})`,
     };

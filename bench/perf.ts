@@ -14,6 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -390,7 +391,9 @@ async function main(): Promise<void> {
   const results: Record<string, Figures> = {};
   for (const section of chosen) {
     console.log(`${section.name}: ${section.describe}`);
-    const figures = runInChild(section.name);
+    // Other work on the machine slows wall-clock figures: record how busy it was.
+    const loadAverage1mAtStart = Math.round((os.loadavg()[0] as number) * 100) / 100;
+    const figures = { ...runInChild(section.name), loadAverage1mAtStart };
     results[section.name] = figures;
     for (const [key, value] of Object.entries(figures)) {
       console.log(`  ${key.padEnd(32)} ${formatFigure(value)}`);
