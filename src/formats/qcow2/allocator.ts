@@ -229,6 +229,13 @@ export class RefcountAllocator {
           this.refblockCache.put(slot);
           slot = -1;
         }
+        if (decrease && !(this.reftable[tableIndex] ?? 0)) {
+          // No refblock: the refcount is 0 and cannot drop. QEMU allocates the refblock first
+          // (growing the refcount structures up to a corrupt offset, gigabytes away) and then
+          // fails the same way; the lab fails before allocating.
+          ret = EINVAL;
+          break;
+        }
         const result = this.#allocRefcountBlock(clusterIndex);
         slot = result.slot;
         if (result.ret < 0) {

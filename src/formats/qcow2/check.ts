@@ -1,5 +1,6 @@
 import type { CheckResult, RepairMode } from '../types.ts';
 import { DISCARD_ALWAYS, MAX_L1_BYTES } from './constants.ts';
+import { pastGrowthLimit } from './file-node.ts';
 import {
   ClusterType,
   clusterTypeOf,
@@ -288,18 +289,14 @@ function checkRefblocks(c: Ctx): void {
 
 /**
  * Why growing the file to `endBytes` fails, or undefined. QEMU refuses an end past INT64_MAX
- * (EINVAL) and otherwise leaves it to the filesystem, where ext4 refuses anything past 16 TiB
- * (EFBIG) but a sparse-file filesystem would grow the file to whatever a corrupt reftable entry
- * says. The lab's file node refuses growth beyond twice the file (at least 64 MiB more) with
- * EFBIG, so that a repair stays proportional to the image it repairs.
+ * (EINVAL) and otherwise leaves it to the filesystem (ext4: EFBIG past 16 TiB); the lab also
+ * refuses growth past its limit (file-node.ts) with EFBIG, so a repair stays proportional.
  */
 function resizeFailure(sizeBytes: number, endBytes: number): string | undefined {
   if (endBytes > 2 ** 63 - 1) return 'Invalid argument';
-  if (endBytes > sizeBytes + Math.max(sizeBytes, MAX_REPAIR_GROWTH_BYTES)) return 'File too large';
+  if (pastGrowthLimit(sizeBytes, endBytes)) return 'File too large';
   return undefined;
 }
-
-const MAX_REPAIR_GROWTH_BYTES = 64 * 1024 * 1024;
 
 /** compare_refcounts; returns the highest cluster with a non-zero on-disk or computed refcount. */
 function compareRefcounts(

@@ -6,6 +6,7 @@ import {
   INCOMPAT_CORRUPT,
   MAX_L1_BYTES,
 } from './constants.ts';
+import { pastGrowthLimit } from './file-node.ts';
 import {
   ClusterType,
   clusterTypeOf,
@@ -76,6 +77,13 @@ export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
   let l2Offset = entryOffset(s.l1, l1Index);
   if (l2Offset % s.clusterSize !== 0) {
     throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(l1Index)})`);
+  }
+  if (entryCopied(s.l1, l1Index) && pastGrowthLimit(s.device.size(), l2Offset + s.clusterSize)) {
+    // QEMU would update it in place, growing a sparse file to wherever the entry points.
+    throw corrupt(
+      s,
+      `L2 table offset ${cHex(l2Offset)} lies far past the end of the file (L1 index: ${cHex(l1Index)})`,
+    );
   }
   if (!entryCopied(s.l1, l1Index)) {
     l2Allocate(s, l1Index);

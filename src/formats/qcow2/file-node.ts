@@ -1,6 +1,15 @@
 import type { BlockDevice, IoKind } from '../../device/types.ts';
 import { ImageIoError } from '../../util/errors.ts';
 
+/**
+ * How far past EOF the lab lets a corrupt pointer take the file: twice its size, at least 64 MiB
+ * more. QEMU leaves it to the filesystem (a sparse file grows to whatever a corrupt entry says,
+ * ext4 stops at 16 TiB); the lab keeps the work on a corrupt image proportional to the image.
+ */
+export function pastGrowthLimit(fileBytes: number, endBytes: number): boolean {
+  return endBytes > fileBytes + Math.max(fileBytes, 64 * 1024 * 1024);
+}
+
 /** No filesystem holds a file past 2^53 bytes (ext4 stops at 16 TiB): EFBIG, as pwrite says. */
 function refuseGrowthPast(endBytes: number): void {
   if (endBytes > Number.MAX_SAFE_INTEGER) throw new ImageIoError('QCOW2_EFBIG', 'File too large');

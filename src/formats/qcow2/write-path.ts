@@ -1,8 +1,10 @@
-import { freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
+import { corrupt, freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
 import { DISCARD_NEVER } from './constants.ts';
+import { pastGrowthLimit } from './file-node.ts';
 import { setEntry } from './l2-entry.ts';
 import { markDirty } from './lazy-refcounts.ts';
 import type { Qcow2State } from './state.ts';
+import { cHex } from './u64.ts';
 
 /** QEMU's QCowL2Meta: one allocation (or in-place ZERO_ALLOC write) whose L2 entries need linking. */
 export interface L2Meta {
@@ -155,6 +157,14 @@ function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2
   const clusterOffset = offsetFrom(hi, lo);
   let ret = 0;
   if (!needsNewAlloc(hi, lo)) {
+    if (pastGrowthLimit(s.device.size(), clusterOffset + cs)) {
+      s.l2Cache.put(ref.slot);
+      // QEMU would write the data in place, growing a sparse file to wherever the entry points.
+      throw corrupt(
+        s,
+        `Data cluster offset ${cHex(clusterOffset)} lies far past the end of the file (L2 index: ${cHex(ref.index)})`,
+      );
+    }
     if (cur.hostOffset !== INV && clusterOffset !== cur.hostOffset) {
       cur.bytes = 0;
     } else {
