@@ -49,14 +49,20 @@ export class FileDevice implements BlockDevice {
     // cost as much as reading it). A plain Uint8Array over its own ArrayBuffer, offset 0.
     const buffer = Buffer.allocUnsafeSlow(lengthBytes);
     const out = new Uint8Array(buffer.buffer, buffer.byteOffset, lengthBytes);
+    this.readInto(offsetBytes, out);
+    return out;
+  }
+
+  /** pread into `out`; past EOF reads as zeros. */
+  readInto(offsetBytes: number, out: Uint8Array, _kind?: IoKind): void {
+    const lengthBytes = out.length;
     let done = 0;
     while (done < lengthBytes) {
       const n = fs.readSync(this.#fd, out, done, lengthBytes - done, offsetBytes + done);
       if (n === 0) break;
       done += n;
     }
-    if (done < lengthBytes) out.fill(0, done); // past EOF reads as zeros
-    return out;
+    if (done < lengthBytes) out.fill(0, done);
   }
 
   write(offsetBytes: number, data: Uint8Array, _kind?: IoKind): void {

@@ -3,6 +3,10 @@ import { type CostModel, NoCostModel } from './cost-model.ts';
 import { IoCounters } from './io-counters.ts';
 import { type BlockDevice, IO_KIND_INDEX, type IoKind, type IoRecord } from './types.ts';
 
+interface ReadsInto {
+  readInto(offsetBytes: number, out: Uint8Array, kind?: IoKind): void;
+}
+
 export interface MeteredDeviceOptions {
   clock?: SimClock;
   costModel?: CostModel;
@@ -38,6 +42,19 @@ export class MeteredDevice implements BlockDevice {
     this.#charge('read', offsetBytes, lengthBytes);
     this.log?.({ op: 'read', offset: offsetBytes, length: lengthBytes, kind });
     return this.inner.read(offsetBytes, lengthBytes, kind);
+  }
+
+  /** `read` into the caller's buffer (counted, charged and logged the same way). */
+  readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void {
+    const lengthBytes = out.length;
+    const i = IO_KIND_INDEX[kind];
+    this.counters.readOps[i] = (this.counters.readOps[i] as number) + 1;
+    this.counters.readBytes[i] = (this.counters.readBytes[i] as number) + lengthBytes;
+    this.#charge('read', offsetBytes, lengthBytes);
+    this.log?.({ op: 'read', offset: offsetBytes, length: lengthBytes, kind });
+    const inner = this.inner as BlockDevice & Partial<ReadsInto>;
+    if (typeof inner.readInto === 'function') inner.readInto(offsetBytes, out, kind);
+    else out.set(inner.read(offsetBytes, lengthBytes, kind));
   }
 
   /**

@@ -59,6 +59,11 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     state.policy.checkQueueDepth > 1
       ? new L2Prefetcher(state, state.policy.checkQueueDepth)
       : undefined;
+  // Buffers of tables this check read and the L2 cache has since evicted: the next miss reads
+  // into one of them. Reading 8,192 tables into fresh memory cost the check more in page faults
+  // than the reads themselves.
+  const spare: QedTable[] = [];
+  const own = new Set<QedTable>();
   let invalidL1 = 0;
   let lastError: unknown;
   for (let i = 0; i < state.tableEntries; i++) {
@@ -77,7 +82,20 @@ export function qedCheck(state: QedState, fix: boolean): CheckResult {
     if (!markUsed(l2Offset, ts)) continue; // a table overlapping another is skipped
     let table: QedTable;
     try {
-      table = prefetch?.get(i, l2Offset) ?? loadL2Table(state, l2Offset, i, false);
+      const prefetched = prefetch?.get(i, l2Offset);
+      if (prefetched !== undefined) {
+        table = prefetched;
+      } else {
+        const reuse = spare.pop();
+        const missesBefore = state.l2Cache.misses;
+        state.l2Cache.lastEvicted = undefined;
+        table = loadL2Table(state, l2Offset, i, false, reuse);
+        if (reuse !== undefined && table !== reuse) spare.push(reuse);
+        const fromShadow = state.tableShadow.get(l2Offset * state.clusterSizeInverse) === table;
+        if (state.l2Cache.misses !== missesBefore && !fromShadow) own.add(table);
+        const evicted = state.l2Cache.lastEvicted;
+        if (evicted !== undefined && own.delete(evicted)) spare.push(evicted);
+      }
     } catch (error) {
       if (!(error instanceof LabError)) throw error;
       result.checkErrors++;

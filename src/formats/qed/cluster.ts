@@ -1,3 +1,4 @@
+import type { IoKind } from '../../device/types.ts';
 import { ImageIoError } from '../../util/errors.ts';
 import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
 import type { QedState } from './state.ts';
@@ -29,16 +30,23 @@ export function newClusterRun(): ClusterRun {
   };
 }
 
+/** A device that reads into the caller's buffer (MeteredDevice.readInto). */
+interface ReadingInto {
+  readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
+}
+
 /**
  * The L2 table at `offsetBytes`, through the cache (a miss reads the whole table). `keepCopy`
  * false (the check's one pass over every table) keeps no shadow copy of a table read from the file:
- * 512 MiB of copies nobody asks for again would cost the check more than its reads.
+ * 512 MiB of copies nobody asks for again would cost the check more than its reads. `reuse`: a
+ * table nobody holds any more, whose buffer a miss may read into instead of a fresh one.
  */
 export function loadL2Table(
   state: QedState,
   offsetBytes: number,
   l1Index = -1,
   keepCopy = true,
+  reuse?: QedTable,
 ): QedTable {
   // Keyed by cluster index: small integers hash faster than offsets past 2^31.
   const key = offsetBytes * state.clusterSizeInverse;
@@ -49,7 +57,17 @@ export function loadL2Table(
     (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
     return state.l2Cache.insert(key, shadowed, l1Index, true);
   }
-  const table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
+  let table: QedTable;
+  if (
+    reuse !== undefined &&
+    reuse.bytes.length === state.tableBytes &&
+    typeof (state.device as Partial<ReadingInto>).readInto === 'function'
+  ) {
+    (state.device as unknown as ReadingInto).readInto(offsetBytes, reuse.bytes, 'l2');
+    table = reuse;
+  } else {
+    table = readTable(state.device, offsetBytes, state.tableEntries, 'l2');
+  }
   if (keepCopy) state.tableShadow.add(key, table);
   else state.tableShadow.claim(key);
   return state.l2Cache.insert(key, table, l1Index, true);

@@ -26,6 +26,8 @@ export class L2Cache {
   readonly #hints: Int32Array;
   hits = 0;
   misses = 0;
+  /** The table the last `insert` evicted (undefined if it evicted none), for buffer reuse. */
+  lastEvicted: QedTable | undefined;
 
   constructor(capacity = QED_L2_CACHE_TABLES, hintSlots = 0) {
     this.capacity = capacity;
@@ -71,9 +73,11 @@ export class L2Cache {
     if (this.#size >= this.capacity) {
       position = this.#head;
       this.#head = (this.#head + 1) % this.capacity;
+      this.lastEvicted = this.#tables[position];
     } else {
       position = (this.#head + this.#size) % this.capacity;
       this.#size++;
+      this.lastEvicted = undefined;
     }
     this.#keys[position] = key;
     this.#tables[position] = table;
