@@ -14,12 +14,9 @@ describe('crash explorer on QED design variants', () => {
     expect(r.violations).toBe(0);
   });
 
-  // Marked `fails` for a defect the explorer found in the free-space variants (reported to
-  // their owner; remove `.fails` once fixed): a cluster taken from the freelist or bitmap gets
-  // its new data and its L2 entry with no flush between, so a crash that keeps the L2 update and
-  // loses the data shows the cluster's previous owner's data (QEMU avoids this by never reusing
-  // clusters, and orders data before L2 with a flush when a backing file is present).
-  it.fails.each(['freelist', 'bitmap'])('%s: 0 violations', (variant) => {
+  // The free-space variants reuse clusters: the explorer found that a reused cluster's data and
+  // L2 entry need QEMU's backing-file ordering (data, flush, L2), now in the write path.
+  it.each(['freelist', 'bitmap'])('%s: 0 violations', (variant) => {
     const r = exploreCrashStates(
       { format: 'qed', variant, workload: 'discard-churn', seed: 1 },
       { maxStates: 300 },

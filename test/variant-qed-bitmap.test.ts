@@ -88,8 +88,8 @@ describe('QED bitmap variant', () => {
 
   it('power cuts at random points: reopen finds no corruption and flushed data reads back', () => {
     for (const workload of ['discard-churn', 'mixed']) {
-      const result = exploreVariant('qed', VARIANT, workload, { states: 60 });
-      expect(result.statesExplored).toBeGreaterThanOrEqual(50);
+      const result = exploreVariant('qed', VARIANT, workload, { states: 200 });
+      expect(result.statesExplored).toBeGreaterThanOrEqual(150);
       expect(result.violations).toBe(0);
     }
   });

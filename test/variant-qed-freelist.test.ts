@@ -89,6 +89,25 @@ describe('QED freelist variant', () => {
     expect(autoclear(mem) & QED_AF_FREELIST).toBe(QED_AF_FREELIST);
   });
 
+  it('a reused cluster gets its data flushed before its L2 entry (else a crash shows old data)', () => {
+    const mem = freshImage();
+    const kinds: string[] = [];
+    let logging = false;
+    const { image } = openFreelist(mem, false, (r) => {
+      if (logging) kinds.push(r.op === 'flush' ? 'flush' : `${r.op}:${r.kind}`);
+    });
+    for (let i = 0; i < 4; i++) image.write(i * CS, new Uint8Array(CS).fill(1));
+    image.flush();
+    image.discard(0, CS);
+    logging = true;
+    image.write(50 * CS, new Uint8Array(CS).fill(9));
+    const data = kinds.indexOf('write:data');
+    const l2 = kinds.indexOf('write:l2');
+    expect(data).toBeGreaterThanOrEqual(0);
+    expect(l2).toBeGreaterThan(data);
+    expect(kinds.slice(data, l2)).toContain('flush');
+  });
+
   it('keeps the list across a clean close: the reopen reads the chain and scans nothing', () => {
     const mem = freshImage();
     const { image } = openFreelist(mem);
@@ -122,8 +141,8 @@ describe('QED freelist variant', () => {
 
   it('power cuts at random points: reopen finds no corruption and flushed data reads back', () => {
     for (const workload of ['discard-churn', 'mixed']) {
-      const result = exploreVariant('qed', VARIANT, workload, { states: 60 });
-      expect(result.statesExplored).toBeGreaterThanOrEqual(50);
+      const result = exploreVariant('qed', VARIANT, workload, { states: 200 });
+      expect(result.statesExplored).toBeGreaterThanOrEqual(150);
       expect(result.violations).toBe(0);
     }
   });

@@ -86,11 +86,15 @@ export class QedWritePath {
       state.tableEntries - l2Index,
     );
     let cluster: number;
+    let reused = false;
     if (data === null) {
       if (run.kind === ClusterKind.Zero) return;
       cluster = QED_CLUSTER_ZERO_MARKER;
     } else {
+      const endOfFile = state.fileSizeBytes;
       cluster = state.allocClusters(nclusters);
+      // Below the end of file: a freed cluster handed out again (freelist/bitmap variants).
+      reused = cluster < endOfFile;
     }
     if (state.backing === undefined && !state.needCheck && state.policy.needCheckFlag) {
       state.setNeedCheck(true);
@@ -106,7 +110,9 @@ export class QedWritePath {
         dataOffset === 0 && n === data.length ? data : data.subarray(dataOffset, dataOffset + n);
       state.device.write(cluster + inCluster, chunk, 'data');
       // With a backing file QEMU never sets NEED_CHECK; it orders data before L2 with a flush.
-      if (state.backing !== undefined) state.device.flush();
+      // A reused cluster needs the same order: an L2 entry durable before its data would show the
+      // cluster's previous owner's data.
+      if (state.backing !== undefined || reused) state.device.flush();
     }
     this.#updateL2(pos, l2Index, nclusters, cluster);
   }
