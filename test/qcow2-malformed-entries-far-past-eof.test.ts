@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MemoryDevice } from '../src/device/memory-device.ts';
-import { BudgetDevice } from '../src/fuzz/budget-device.ts';
 import { readU64 } from '../src/formats/qcow2/u64.ts';
+import { BudgetDevice } from '../src/fuzz/budget-device.ts';
 import { LabError } from '../src/util/errors.ts';
 import { headerFields, openMemory, putU64, smallQcow2 } from './helpers/qcow2-malformed.ts';
 
@@ -36,7 +36,9 @@ describe('qcow2: writes never follow an entry far past EOF', () => {
     putU64(memory, locate(memory).l1Entry, COPIED | TIB_HI, 0x4000);
     const error = writeCluster0(memory);
     expect(error).toBeInstanceOf(LabError);
-    expect((error as LabError).message).toMatch(/^qcow2: Marking image as corrupt: L2 table offset/);
+    expect((error as LabError).message).toMatch(
+      /^qcow2: Marking image as corrupt: L2 table offset/,
+    );
     expect(memory.size()).toBeLessThan(1024 * 1024);
   });
 
@@ -55,6 +57,15 @@ describe('qcow2: writes never follow an entry far past EOF', () => {
     const error = writeCluster0(memory);
     expect(error).toBeInstanceOf(LabError);
     expect((error as LabError).message).not.toContain('\n');
+    expect(memory.size()).toBeLessThan(1024 * 1024);
+  });
+
+  it('the active L1 table (l1_table_offset) 1 TiB away: no L1 entry is written there', () => {
+    const memory = smallQcow2();
+    putU64(memory, 40, TIB_HI, 0);
+    const error = writeCluster0(memory);
+    expect(error).toBeInstanceOf(LabError);
+    expect((error as LabError).message).toMatch(/Active L1 table offset 0x10000000000 lies far/);
     expect(memory.size()).toBeLessThan(1024 * 1024);
   });
 

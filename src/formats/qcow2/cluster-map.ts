@@ -86,6 +86,13 @@ export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
     );
   }
   if (!entryCopied(s.l1, l1Index)) {
+    if (pastGrowthLimit(s.device.size(), s.l1TableOffset + (l1Index + 1) * 8)) {
+      // The L1 entry would be written there (QEMU would, growing a sparse file that far).
+      throw corrupt(
+        s,
+        `Active L1 table offset ${cHex(s.l1TableOffset)} lies far past the end of the file`,
+      );
+    }
     l2Allocate(s, l1Index);
     if (l2Offset) s.refcounts.freeClusters(l2Offset, s.clusterSize, DISCARD_OTHER);
     l2Offset = entryOffset(s.l1, l1Index);
