@@ -113,7 +113,7 @@ for (const m of FLUSH_MUTANTS) {
   const workload = MUTANT_WORKLOADS[m.name] ?? 'mixed';
   const r = exploreCrashStates(
     { format, workload, seed: 1, mutant: m.name },
-    { maxStates: perRun },
+    { maxStates: Math.max(perRun, 1000) },
   );
   const isCaught = r.violations > 0;
   if (isCaught) caught++;

@@ -66,7 +66,12 @@ export function recordCrashRun(config: CrashRunConfig): RecordedRun {
   if (mutant && !mutant.formats.includes(config.format)) {
     throw new UsageError(`mutant '${mutant.name}' applies to ${mutant.formats.join(', ')}`);
   }
-  const variant = resolveCrashVariant(config.format, config.variant ?? mutant?.variant ?? 'qemu');
+  // A mutant of a variant's path runs on that variant (`qemu`, the default, does not override it).
+  const requested = config.variant === 'qemu' ? undefined : config.variant;
+  if (mutant?.variant && requested !== undefined && requested !== mutant.variant) {
+    throw new UsageError(`mutant '${mutant.name}' needs variant '${mutant.variant}'`);
+  }
+  const variant = resolveCrashVariant(config.format, requested ?? mutant?.variant ?? 'qemu');
   const driver = getDriver(config.format);
   const engineVariant =
     variant.engineVariant === undefined ? {} : { variant: variant.engineVariant };
