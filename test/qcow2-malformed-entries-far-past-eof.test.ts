@@ -15,12 +15,12 @@ function locate(memory: MemoryDevice) {
   return { l1Entry, l2Entry: l2Offset };
 }
 
-/** Writes guest cluster 0 on a budgeted device; returns the error (or undefined). */
-function writeCluster0(memory: MemoryDevice): unknown {
+/** Writes guest cluster 0 (or another) on a budgeted device; returns the error (or undefined). */
+function writeCluster0(memory: MemoryDevice, guestOffset = 0): unknown {
   const budget = new BudgetDevice(memory);
   try {
     const image = openMemory(budget, { readOnly: false, forCheck: false });
-    image.write(0, new Uint8Array(4096).fill(9));
+    image.write(guestOffset, new Uint8Array(4096).fill(9));
     image.close();
   } catch (error) {
     return error;
@@ -66,6 +66,15 @@ describe('qcow2: writes never follow an entry far past EOF', () => {
     const error = writeCluster0(memory);
     expect(error).toBeInstanceOf(LabError);
     expect((error as LabError).message).toMatch(/Active L1 table offset 0x10000000000 lies far/);
+    expect(memory.size()).toBeLessThan(1024 * 1024);
+  });
+
+  it('the refcount table (refcount_table_offset) 1 TiB away: no reftable entry is written there', () => {
+    const memory = smallQcow2();
+    putU64(memory, 48, TIB_HI, 0);
+    const error = writeCluster0(memory, 256 * 1024); // unallocated: needs a new cluster
+    expect(error).toBeInstanceOf(LabError);
+    expect((error as LabError).message).toMatch(/table lies past the end of the file/);
     expect(memory.size()).toBeLessThan(1024 * 1024);
   });
 

@@ -10,6 +10,7 @@ import {
   EIO,
   MAX_REFTABLE_BYTES,
 } from './constants.ts';
+import { pastGrowthLimit } from './file-node.ts';
 import type { MetadataCache } from './metadata-cache.ts';
 import { getRefcount, refcountMax, setRefcount } from './refcount-block.ts';
 import { refcountMetadataSize } from './refcount-table.ts';
@@ -327,6 +328,13 @@ export class RefcountAllocator {
         return { slot: this.refblockCache.get(blockOffset), ret: 0 };
       }
     }
+    if (
+      tableIndex < this.reftableSize &&
+      pastGrowthLimit(this.#device.size(), this.reftableOffset + (tableIndex + 1) * 8)
+    ) {
+      // The new entry would be written into a reftable far past EOF (QEMU would, sparsely).
+      return { slot: -1, ret: EIO };
+    }
     this.l2Cache.flush();
     const newBlock = this.allocClustersNoref(cs);
     let slot: number;
@@ -458,7 +466,10 @@ export function refcountError(ret: number): ImageIoError {
   if (ret === EINVAL)
     return new ImageIoError('QCOW2_REFCOUNT', 'refcount overflow or underflow (EINVAL)');
   if (ret === EIO)
-    return new ImageIoError('QCOW2_CORRUPT', 'refcount block lies past the end of the file (EIO)');
+    return new ImageIoError(
+      'QCOW2_CORRUPT',
+      'refcount block or table lies past the end of the file (EIO)',
+    );
   if (ret === EFBIG)
     return new ImageIoError('QCOW2_EFBIG', 'refcount table would exceed 8 MiB (EFBIG)');
   return new ImageIoError('QCOW2_IO', `refcount update failed (${ret})`);
