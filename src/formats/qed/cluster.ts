@@ -2,7 +2,7 @@ import type { IoKind } from '../../device/types.ts';
 import { ImageIoError } from '../../util/errors.ts';
 import { QED_CLUSTER_UNALLOCATED, QED_CLUSTER_ZERO_MARKER } from './constants.ts';
 import type { QedState } from './state.ts';
-import { type QedTable, readTable } from './table.ts';
+import { QedTable, readTable } from './table.ts';
 import type { ReadNoting } from './table-shadow.ts';
 
 /** What qed_find_cluster reports for a run (QEMU's return codes, 0..3). */
@@ -40,6 +40,8 @@ interface ReadingInto {
  * false (the check's one pass over every table) keeps no shadow copy of a table read from the file:
  * 512 MiB of copies nobody asks for again would cost the check more than its reads. `reuse`: a
  * table nobody holds any more, whose buffer a miss may read into instead of a fresh one.
+ * `fill`: supplies a missed table's bytes from somewhere already read (the check's read-ahead
+ * window); the read is then charged with `noteRead`, the same ops, bytes and time.
  */
 export function loadL2Table(
   state: QedState,
@@ -47,6 +49,7 @@ export function loadL2Table(
   l1Index = -1,
   keepCopy = true,
   reuse?: QedTable,
+  fill?: (offsetBytes: number, out: Uint8Array) => boolean,
 ): QedTable {
   // Keyed by cluster index: small integers hash faster than offsets past 2^31.
   const key = offsetBytes * state.clusterSizeInverse;
@@ -58,7 +61,16 @@ export function loadL2Table(
     return state.l2Cache.insert(key, shadowed, l1Index, true);
   }
   let table: QedTable;
-  if (
+  const target =
+    fill === undefined
+      ? undefined
+      : reuse !== undefined && reuse.bytes.length === state.tableBytes
+        ? reuse
+        : new QedTable(new Uint8Array(state.tableBytes));
+  if (target !== undefined && fill?.(offsetBytes, target.bytes)) {
+    (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
+    table = target;
+  } else if (
     reuse !== undefined &&
     reuse.bytes.length === state.tableBytes &&
     typeof (state.device as Partial<ReadingInto>).readInto === 'function'
