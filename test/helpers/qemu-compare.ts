@@ -36,11 +36,15 @@ import { buildCli } from '../../src/cli/main.ts';
 import { parseIoLog } from '../../src/device/io-log.ts';
 import { LabError } from '../../src/util/errors.ts';
 
-export type HostIoOp =
-  | { op: 'write'; offset: number; length: number }
-  | { op: 'zero'; offset: number; length: number }
-  | { op: 'flush' }
-  | { op: 'truncate'; size: number };
+// The strace parser is the one `qedlab validate` uses; the tests compare through the same code.
+import {
+  formatHostIoOp,
+  type HostIoOp,
+  parseStraceForFile,
+  STRACE_CALLS,
+} from '../../src/validate/strace.ts';
+
+export { formatHostIoOp, type HostIoOp, parseStraceForFile };
 
 export interface RunOutput {
   image: Uint8Array;
@@ -119,7 +123,7 @@ export function straceQemuIo(
       '-o',
       tracePath,
       '-e',
-      'trace=openat,close,pwrite64,pwritev,pwritev2,fdatasync,fsync,fallocate,ftruncate',
+      `trace=${STRACE_CALLS}`,
       'qemu-io',
       '-t',
       cacheMode,
@@ -180,104 +184,12 @@ export function runLabIo(
   return { image: new Uint8Array(fs.readFileSync(imagePath)), ops, ...cli, imagePath };
 }
 
-/** Parses `strace -f -s 0` output into the host I/O on descriptors opened for `fileName`. */
-export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] {
-  // Join "<unfinished ...>" with its "<... name resumed>" line (same pid), keeping the start order.
-  const calls: string[] = [];
-  const pending = new Map<string, number>();
-  for (const line of trace.split('\n')) {
-    const m = /^(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const pid = m[1] as string;
-    const body = m[2] as string;
-    if (body.endsWith('<unfinished ...>')) {
-      pending.set(pid, calls.length);
-      calls.push(body.slice(0, -'<unfinished ...>'.length));
-    } else if (body.startsWith('<...')) {
-      const index = pending.get(pid);
-      pending.delete(pid);
-      if (index === undefined) continue;
-      const rest = body.replace(/^<\.\.\. \w+ resumed>/, '');
-      calls[index] = `${calls[index]}${rest}`;
-    } else {
-      calls.push(body);
-    }
-  }
-  const fds = new Set<number>();
-  const ops: HostIoOp[] = [];
-  for (const call of calls) {
-    const m = /^(\w+)\((.*)\)\s*=\s*(-?\d+)/.exec(call);
-    if (!m) continue;
-    const name = m[1] as string;
-    const args = m[2] as string;
-    const ret = Number(m[3]);
-    if (name === 'openat') {
-      const pathMatch = /^[^,]+,\s*"((?:[^"\\]|\\.)*)"/.exec(args);
-      const opened = pathMatch?.[1];
-      if (ret >= 0) {
-        if (opened !== undefined && path.basename(opened) === fileName) fds.add(ret);
-        else fds.delete(ret);
-      }
-      continue;
-    }
-    const fd = Number(/^(\d+)/.exec(args)?.[1] ?? -1);
-    if (!fds.has(fd)) continue;
-    const numbers = args.split(',').map((s) => s.trim());
-    switch (name) {
-      case 'close':
-        fds.delete(fd);
-        break;
-      case 'pwrite64':
-      case 'pwritev':
-      case 'pwritev2': {
-        if (ret < 0) break;
-        // pwritev2 has a trailing flags argument after the offset.
-        const offsetText =
-          name === 'pwritev2' ? numbers[numbers.length - 2] : numbers[numbers.length - 1];
-        ops.push({ op: 'write', offset: Number(offsetText), length: ret });
-        break;
-      }
-      case 'fdatasync':
-      case 'fsync':
-        if (ret === 0) ops.push({ op: 'flush' });
-        break;
-      case 'fallocate':
-        if (ret === 0) {
-          ops.push({
-            op: 'zero',
-            offset: Number(numbers[numbers.length - 2]),
-            length: Number(numbers[numbers.length - 1]),
-          });
-        }
-        break;
-      case 'ftruncate':
-        if (ret === 0) ops.push({ op: 'truncate', size: Number(numbers[numbers.length - 1]) });
-        break;
-    }
-  }
-  return ops;
-}
-
 export interface IoDifference {
   index: number;
   qemu: HostIoOp | undefined;
   lab: HostIoOp | undefined;
   /** A few ops of context either side, rendered one per line, for assertion messages. */
   context: string;
-}
-
-export function formatHostIoOp(op: HostIoOp | undefined): string {
-  if (!op) return '(none)';
-  switch (op.op) {
-    case 'write':
-      return `pwrite ${op.length}@${op.offset}`;
-    case 'zero':
-      return `zero ${op.length}@${op.offset}`;
-    case 'flush':
-      return 'fdatasync';
-    case 'truncate':
-      return `ftruncate ${op.size}`;
-  }
 }
 
 function sameOp(a: HostIoOp | undefined, b: HostIoOp | undefined): boolean {
