@@ -1,23 +1,16 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { formatNames } from '../../formats/registry.ts';
 import type { CheckResult, RepairMode } from '../../formats/types.ts';
 import { LabError } from '../../util/errors.ts';
+import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 import { formatQemuJson } from '../qemu-json.ts';
-
 import { VARIANT_OPTION } from './variants.ts';
 
 export const command = 'check <file>';
 export const describe = 'check (and repair) an image (like qemu-img check)';
 
 export function builder(yargs: Argv) {
-  return yargs
-    .positional('file', { type: 'string', demandOption: true, describe: 'image file' })
-    .option('f', {
-      alias: 'format',
-      type: 'string',
-      describe: `format (${formatNames().join(', ')}); probed when omitted`,
-    })
+  return withImageFile(yargs)
     .option('r', {
       alias: 'repair',
       type: 'string',

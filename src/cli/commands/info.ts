@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { formatNames } from '../../formats/registry.ts';
 import type { ImageInfo } from '../../formats/types.ts';
 import { formatSize } from '../../util/size.ts';
+import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 import { formatQemuJson } from '../qemu-json.ts';
 
@@ -10,14 +10,11 @@ export const command = 'info <file>';
 export const describe = 'show image information (like qemu-img info)';
 
 export function builder(yargs: Argv) {
-  return yargs
-    .positional('file', { type: 'string', demandOption: true, describe: 'image file' })
-    .option('f', {
-      alias: 'format',
-      type: 'string',
-      describe: `format (${formatNames().join(', ')}); probed when omitted`,
-    })
-    .option('output', { type: 'string', choices: ['human', 'json'], default: 'human' });
+  return withImageFile(yargs).option('output', {
+    type: 'string',
+    choices: ['human', 'json'],
+    default: 'human',
+  });
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;

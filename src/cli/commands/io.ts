@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { IoLogWriter } from '../../device/io-log.ts';
-import { formatNames } from '../../formats/registry.ts';
 import { LabError, UsageError } from '../../util/errors.ts';
+import { withImageFile } from '../image-args.ts';
 import { type OpenedImage, openImageFile } from '../image-file.ts';
 import {
   parseQemuIoCommand,
@@ -10,20 +10,13 @@ import {
   type QemuIoCommand,
   QemuIoSession,
 } from '../qemu-io-script.ts';
-
 import { VARIANT_OPTION } from './variants.ts';
 
 export const command = 'io <file>';
 export const describe = 'run qemu-io style commands against an image (like qemu-io)';
 
 export function builder(yargs: Argv) {
-  return yargs
-    .positional('file', { type: 'string', demandOption: true, describe: 'image file' })
-    .option('f', {
-      alias: 'format',
-      type: 'string',
-      describe: `format (${formatNames().join(', ')}); probed when omitted`,
-    })
+  return withImageFile(yargs)
     .option('t', {
       alias: 'cache',
       type: 'string',

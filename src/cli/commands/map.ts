@@ -1,20 +1,17 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { formatNames } from '../../formats/registry.ts';
 import type { MapEntry } from '../../formats/types.ts';
+import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 
 export const command = 'map <file>';
 export const describe = 'show the image mapping (like qemu-img map)';
 
 export function builder(yargs: Argv) {
-  return yargs
-    .positional('file', { type: 'string', demandOption: true, describe: 'image file' })
-    .option('f', {
-      alias: 'format',
-      type: 'string',
-      describe: `format (${formatNames().join(', ')}); probed when omitted`,
-    })
-    .option('output', { type: 'string', choices: ['human', 'json'], default: 'human' });
+  return withImageFile(yargs).option('output', {
+    type: 'string',
+    choices: ['human', 'json'],
+    default: 'human',
+  });
 }
 
 type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;

@@ -1,21 +1,15 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { formatNames } from '../../formats/registry.ts';
 import type { SnapshotInfo } from '../../formats/types.ts';
 import { UsageError } from '../../util/errors.ts';
 import { formatSize } from '../../util/size.ts';
+import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 
 export const command = 'snapshot <file>';
 export const describe = 'list, create, apply or delete internal snapshots (like qemu-img snapshot)';
 
 export function builder(yargs: Argv) {
-  return yargs
-    .positional('file', { type: 'string', demandOption: true, describe: 'image file' })
-    .option('f', {
-      alias: 'format',
-      type: 'string',
-      describe: `format (${formatNames().join(', ')}); probed when omitted`,
-    })
+  return withImageFile(yargs)
     .option('l', { type: 'boolean', describe: 'list all snapshots' })
     .option('c', { type: 'string', describe: 'create a snapshot with this name' })
     .option('a', { type: 'string', describe: 'revert to a snapshot (id or name)' })

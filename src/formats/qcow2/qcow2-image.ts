@@ -1,6 +1,7 @@
 import { inflateRawSync, constants as zlibConstants } from 'node:zlib';
 import type { BlockDevice } from '../../device/types.ts';
 import { FormatError, ImageIoError, UsageError } from '../../util/errors.ts';
+import { checkGuestRange } from '../guest-range.ts';
 import type {
   CheckResult,
   ImageFormat,
@@ -76,15 +77,7 @@ export class Qcow2Image implements ImageFormat, GuestIo {
   }
 
   #checkRange(offset: number, length: number): void {
-    if (
-      !Number.isInteger(offset) ||
-      !Number.isInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.s.sizeBytes
-    ) {
-      throw new UsageError(`request ${offset}+${length} is past the end of the image`);
-    }
+    checkGuestRange(offset, length, this.s.sizeBytes);
     if (this.s.broken)
       throw new ImageIoError('QCOW2_CORRUPT', 'Image is corrupt: I/O refused (EIO)');
   }

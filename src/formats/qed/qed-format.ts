@@ -1,5 +1,6 @@
 import { zeroBytes } from '../../device/types.ts';
 import { FormatError, ImageIoError, UsageError } from '../../util/errors.ts';
+import { checkGuestRange } from '../guest-range.ts';
 import type {
   CheckResult,
   FormatDriver,
@@ -290,15 +291,7 @@ export class QedImage implements ImageFormat {
   }
 
   #checkRange(offsetBytes: number, lengthBytes: number): void {
-    if (
-      !Number.isSafeInteger(offsetBytes) ||
-      !Number.isSafeInteger(lengthBytes) ||
-      offsetBytes < 0 ||
-      lengthBytes < 0 ||
-      offsetBytes + lengthBytes > this.state.imageSizeBytes
-    ) {
-      throw new UsageError(`request ${offsetBytes}+${lengthBytes} is past the end of the image`);
-    }
+    checkGuestRange(offsetBytes, lengthBytes, this.state.imageSizeBytes);
   }
 
   #checkWritable(): void {

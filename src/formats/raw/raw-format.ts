@@ -1,5 +1,6 @@
 import type { BlockDevice } from '../../device/types.ts';
 import { UsageError } from '../../util/errors.ts';
+import { checkGuestRange } from '../guest-range.ts';
 import type {
   CreateContext,
   FormatDriver,
@@ -73,9 +74,7 @@ class RawImage implements ImageFormat {
   }
 
   #checkRange(offsetBytes: number, lengthBytes: number): void {
-    if (offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > this.#device.size()) {
-      throw new UsageError(`request ${offsetBytes}+${lengthBytes} is past the end of the image`);
-    }
+    checkGuestRange(offsetBytes, lengthBytes, this.#device.size());
   }
 
   #checkWritable(): void {
