@@ -26,14 +26,19 @@ export const DEFAULT_SHADOW_BUDGET_BYTES = 512 * 1024 * 1024;
  * the moment that is seen the shadow is dropped for good and misses read the file again (and see
  * what QEMU would see).
  */
+/** Clusters the ownership maps cover (32 MiB of bits); a table beyond turns the shadow off. */
+const MAX_TRACKED_CLUSTERS = 2 ** 28;
+
 export class TableShadow {
   readonly #clusterSizeBytes: number;
   readonly #tableClusters: number;
-  readonly #tableBytes: number;
-  readonly #maxTables: number;
+  readonly #budgetBytes: number;
+  #keptBytes = 0;
   readonly #tables = new Map<number, QedTable>();
-  /** Cluster index → first cluster of the table (or L1) occupying it. */
-  readonly #owners = new Map<number, number>();
+  /** Bit per cluster: occupied by a claimed table (or the L1). */
+  #owned: Uint8Array = new Uint8Array(0);
+  /** Bit per cluster: the first cluster of a claimed table. */
+  #firsts: Uint8Array = new Uint8Array(0);
   #enabled: boolean;
 
   constructor(options: {
@@ -46,10 +51,7 @@ export class TableShadow {
     this.#enabled = options.enabled;
     this.#clusterSizeBytes = options.clusterSizeBytes;
     this.#tableClusters = options.tableSizeClusters;
-    this.#tableBytes = options.clusterSizeBytes * options.tableSizeClusters;
-    this.#maxTables = Math.floor(
-      (options.budgetBytes ?? DEFAULT_SHADOW_BUDGET_BYTES) / this.#tableBytes,
-    );
+    this.#budgetBytes = options.budgetBytes ?? DEFAULT_SHADOW_BUDGET_BYTES;
     if (this.#enabled) this.#claim(options.l1OffsetBytes / options.clusterSizeBytes);
   }
 
@@ -62,11 +64,29 @@ export class TableShadow {
     return this.#enabled ? this.#tables.get(firstCluster) : undefined;
   }
 
-  /** A table just read from or written to the file, starting at cluster `firstCluster`. */
+  /**
+   * A table just read from or written to the file, starting at cluster `firstCluster`. Kept while
+   * the copies take at most the budget (a sparse table counts what its entries take).
+   */
   add(firstCluster: number, table: QedTable): void {
     if (!this.#enabled || this.#tables.has(firstCluster)) return;
     if (!this.#claim(firstCluster)) return;
-    if (this.#tables.size < this.#maxTables) this.#tables.set(firstCluster, table);
+    const bytes = table.footprintBytes;
+    if (this.#keptBytes + bytes > this.#budgetBytes) return;
+    this.#keptBytes += bytes;
+    this.#tables.set(firstCluster, table);
+  }
+
+  /**
+   * A kept table changed size (a sparse table took more entries or became dense): it stays
+   * only while the budget allows.
+   */
+  resized(firstCluster: number, table: QedTable, previousFootprintBytes: number): void {
+    if (this.#tables.get(firstCluster) !== table) return;
+    this.#keptBytes += table.footprintBytes - previousFootprintBytes;
+    if (this.#keptBytes <= this.#budgetBytes) return;
+    this.#keptBytes -= table.footprintBytes;
+    this.#tables.delete(firstCluster);
   }
 
   /** Records where a table lives (so overlaps are still caught) without keeping a copy. */
@@ -81,28 +101,58 @@ export class TableShadow {
     const cs = this.#clusterSizeBytes;
     const last = Math.floor((hostOffsetBytes + lengthBytes - 1) / cs);
     for (let c = Math.floor(hostOffsetBytes / cs); c <= last; c++) {
-      if (this.#owners.has(c)) {
+      if (testBit(this.#owned, c)) {
         this.#disable();
         return;
       }
     }
   }
 
+  /**
+   * Claims the clusters of the table starting at `first`. A table is claimed whole or not at all,
+   * so a claimed first cluster means its clusters all belong to it; any other owner of one of
+   * them is an overlap.
+   */
   #claim(first: number): boolean {
-    for (let c = first; c < first + this.#tableClusters; c++) {
-      const owner = this.#owners.get(c);
-      if (owner !== undefined && owner !== first) {
+    if (testBit(this.#firsts, first)) return true;
+    const end = first + this.#tableClusters;
+    if (end > MAX_TRACKED_CLUSTERS) {
+      // A table that far into a (sparse) file would need a huge map: give up the shadow instead.
+      this.#disable();
+      return false;
+    }
+    for (let c = first; c < end; c++) {
+      if (testBit(this.#owned, c)) {
         this.#disable();
         return false;
       }
     }
-    for (let c = first; c < first + this.#tableClusters; c++) this.#owners.set(c, first);
+    this.#owned = setBits(this.#owned, first, end);
+    this.#firsts = setBits(this.#firsts, first, first + 1);
     return true;
   }
 
   #disable(): void {
     this.#enabled = false;
     this.#tables.clear();
-    this.#owners.clear();
+    this.#keptBytes = 0;
+    this.#owned = new Uint8Array(0);
+    this.#firsts = new Uint8Array(0);
   }
+}
+
+function testBit(bits: Uint8Array, index: number): boolean {
+  return index < bits.length * 8 && ((bits[index >>> 3] as number) & (1 << (index & 7))) !== 0;
+}
+
+/** Sets bits [from, to), growing the map (by doubling) when it is too short; returns the map. */
+function setBits(bits: Uint8Array, from: number, to: number): Uint8Array {
+  let out = bits;
+  const needed = ((to - 1) >>> 3) + 1;
+  if (needed > out.length) {
+    out = new Uint8Array(Math.max(needed, out.length * 2, 64));
+    out.set(bits);
+  }
+  for (let i = from; i < to; i++) out[i >>> 3] = (out[i >>> 3] as number) | (1 << (i & 7));
+  return out;
 }

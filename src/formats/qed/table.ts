@@ -6,53 +6,99 @@ const SLAB_BYTES = 16 * 1024 * 1024;
 let slab = new ArrayBuffer(0);
 let slabUsed = SLAB_BYTES;
 
+/**
+ * A table created empty keeps its entries as sorted (index, value) pairs until it holds more than
+ * entries ÷ SPARSE_DIVISOR of them, then becomes a dense buffer. A 1 PiB image taking one write
+ * per GiB creates 131,072 1 MiB tables of 8 entries each: dense, that is 128 GiB of zeros.
+ */
+const SPARSE_DIVISOR = 256;
+/** Below this limit a table starts dense: a sparse form would save little and cost lookups. */
+const MIN_SPARSE_LIMIT = 16;
+
+const EMPTY = new Uint8Array(0);
+
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   // Tables are kept in their on-disk little-endian form and read through a Uint32Array.
   throw new Error('qedlab QED engine needs a little-endian host');
 }
 
 /**
- * An L1 or L2 table: `entries` little-endian u64 offsets, kept in on-disk form so that reading a
- * table is one copy and writing sectors of it needs no encoding; entries are read as two u32
- * halves (exact below 2^53, far beyond any file the lab writes; a larger value is past the end of
- * the file and invalid either way).
+ * An L1 or L2 table of `entries` little-endian u64 offsets. Dense tables are kept in on-disk form
+ * (reading a table is one copy; writing sectors of it needs no encoding) and entries are read as
+ * two u32 halves (exact below 2^53, far beyond any file the lab writes; a larger value is past
+ * the end of the file and invalid either way). A table the engine creates starts sparse (see
+ * SPARSE_DIVISOR); `bytes` turns it dense for good, so readers that want the on-disk form (the
+ * check) still get it.
  */
 export class QedTable {
-  readonly bytes: Uint8Array;
-  readonly words: Uint32Array;
   readonly entries: number;
+  #bytes: Uint8Array | undefined;
+  #words: Uint32Array | undefined;
+  /** Sparse form: [index0, value0, index1, value1, …] sorted by index; undefined when dense. */
+  #pairs: number[] | undefined;
+  /** Most pairs a sparse table keeps before it becomes dense. */
+  readonly #sparseLimit: number;
 
-  constructor(bytes: Uint8Array) {
-    this.bytes = (bytes.byteOffset & 7) === 0 ? bytes : bytes.slice();
-    this.entries = this.bytes.length >>> 3;
-    this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.entries * 2);
+  /** A dense table over `bytes` (on-disk form); with `sparseEntries`, an empty sparse table. */
+  constructor(bytes: Uint8Array, sparseEntries?: number) {
+    if (sparseEntries !== undefined) {
+      this.entries = sparseEntries;
+      this.#pairs = [];
+      this.#sparseLimit = Math.floor(sparseEntries / SPARSE_DIVISOR);
+      return;
+    }
+    const aligned = (bytes.byteOffset & 7) === 0 ? bytes : bytes.slice();
+    this.entries = aligned.length >>> 3;
+    this.#bytes = aligned;
+    this.#words = new Uint32Array(aligned.buffer, aligned.byteOffset, this.entries * 2);
+    this.#sparseLimit = 0;
   }
 
   /**
-   * A new all-zero table. Small tables are carved from 16 MiB slabs: allocating hundreds of
+   * A new all-zero dense table. Small tables are carved from 16 MiB slabs: allocating hundreds of
    * separate 256 KiB buffers costs more in GC pressure than the tables themselves.
    */
   static zeroed(entries: number): QedTable {
-    const bytes = entries * 8;
-    if (bytes === 0 || bytes > SLAB_BYTES / 16) return new QedTable(new Uint8Array(bytes));
-    if (slabUsed + bytes > SLAB_BYTES) {
-      slab = new ArrayBuffer(SLAB_BYTES);
-      slabUsed = 0;
-    }
-    const view = new Uint8Array(slab, slabUsed, bytes);
-    slabUsed += bytes;
-    return new QedTable(view);
+    return new QedTable(zeroedBytes(entries * 8));
+  }
+
+  /** A new all-zero table that costs memory by the entries set, not by its size. */
+  static empty(entries: number): QedTable {
+    if (Math.floor(entries / SPARSE_DIVISOR) < MIN_SPARSE_LIMIT) return QedTable.zeroed(entries);
+    return new QedTable(EMPTY, entries);
+  }
+
+  /** True while the table keeps only its non-zero entries. */
+  get sparse(): boolean {
+    return this.#pairs !== undefined;
+  }
+
+  /** Bytes of memory the table's entries take (dense: the table size). */
+  get footprintBytes(): number {
+    const pairs = this.#pairs;
+    return pairs === undefined ? this.entries * 8 : pairs.length * 8;
+  }
+
+  /** The table in on-disk form (a sparse table becomes dense). */
+  get bytes(): Uint8Array {
+    if (this.#bytes === undefined) this.#densify();
+    return this.#bytes as Uint8Array;
   }
 
   get(index: number): number {
-    const w = this.words;
+    const w = this.#words;
+    if (w === undefined) return this.#sparseGet(index);
     const hi = w[2 * index + 1] as number;
     const lo = w[2 * index] as number;
     return hi === 0 ? lo : hi * TWO_POW_32 + lo;
   }
 
   set(index: number, value: number): void {
-    const w = this.words;
+    const w = this.#words;
+    if (w === undefined) {
+      this.#sparseSet(index, value);
+      return;
+    }
     if (value < TWO_POW_32) {
       w[2 * index] = value;
       w[2 * index + 1] = 0;
@@ -62,6 +108,89 @@ export class QedTable {
       w[2 * index + 1] = hi;
     }
   }
+
+  /**
+   * Entries [index, index + n) in on-disk form: a view of a dense table (valid until it changes),
+   * a fresh buffer for a sparse one.
+   */
+  encode(index: number, n: number): Uint8Array {
+    if (this.#bytes !== undefined) return this.#bytes.subarray(index * 8, (index + n) * 8);
+    const pairs = this.#pairs as number[];
+    const out = new Uint8Array(n * 8);
+    const words = new Uint32Array(out.buffer, 0, n * 2);
+    const found = this.#find(index);
+    const end = index + n;
+    for (let k = found >= 0 ? found : -found - 1; k < pairs.length; k += 2) {
+      const at = pairs[k] as number;
+      if (at >= end) break;
+      const value = pairs[k + 1] as number;
+      const hi = Math.floor(value / TWO_POW_32);
+      words[2 * (at - index)] = value - hi * TWO_POW_32;
+      words[2 * (at - index) + 1] = hi;
+    }
+    return out;
+  }
+
+  /** Position of `index` in the pairs (even), or −(insertion position) − 1. */
+  #find(index: number): number {
+    const pairs = this.#pairs as number[];
+    let lo = 0;
+    let hi = pairs.length >>> 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = pairs[2 * mid] as number;
+      if (at === index) return 2 * mid;
+      if (at < index) lo = mid + 1;
+      else hi = mid;
+    }
+    return -2 * lo - 1;
+  }
+
+  #sparseGet(index: number): number {
+    const at = this.#find(index);
+    return at >= 0 ? ((this.#pairs as number[])[at + 1] as number) : 0;
+  }
+
+  #sparseSet(index: number, value: number): void {
+    const pairs = this.#pairs as number[];
+    const at = this.#find(index);
+    if (at >= 0) {
+      pairs[at + 1] = value;
+      return;
+    }
+    if (value === 0) return;
+    if (pairs.length >>> 1 >= this.#sparseLimit) {
+      this.#densify();
+      this.set(index, value);
+      return;
+    }
+    const position = -at - 1;
+    pairs.push(0, 0);
+    for (let i = pairs.length - 1; i >= position + 2; i--) pairs[i] = pairs[i - 2] as number;
+    pairs[position] = index;
+    pairs[position + 1] = value;
+  }
+
+  #densify(): void {
+    const pairs = this.#pairs as number[];
+    const bytes = zeroedBytes(this.entries * 8);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, this.entries * 2);
+    this.#bytes = bytes;
+    this.#words = words;
+    this.#pairs = undefined;
+    for (let i = 0; i < pairs.length; i += 2) this.set(pairs[i] as number, pairs[i + 1] as number);
+  }
+}
+
+function zeroedBytes(bytes: number): Uint8Array {
+  if (bytes === 0 || bytes > SLAB_BYTES / 16) return new Uint8Array(bytes);
+  if (slabUsed + bytes > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const view = new Uint8Array(slab, slabUsed, bytes);
+  slabUsed += bytes;
+  return view;
 }
 
 /** Reads a whole table (QEMU's qed_read_table: one pread of cs·ts bytes). */
@@ -72,6 +201,14 @@ export function readTable(
   kind: IoKind,
 ): QedTable {
   return new QedTable(device.read(offsetBytes, entries * 8, kind));
+}
+
+/** The byte range [first, end) of the 512-byte sectors holding entries [index, index + n). */
+export function sectorSpan(index: number, n: number): { firstByte: number; endByte: number } {
+  return {
+    firstByte: Math.floor((index * 8) / SECTOR_BYTES) * SECTOR_BYTES,
+    endByte: Math.ceil(((index + n) * 8) / SECTOR_BYTES) * SECTOR_BYTES,
+  };
 }
 
 /**
@@ -88,5 +225,8 @@ export function writeTableSectors(
 ): void {
   const firstByte = Math.floor((index * 8) / SECTOR_BYTES) * SECTOR_BYTES;
   const endByte = Math.ceil(((index + n) * 8) / SECTOR_BYTES) * SECTOR_BYTES;
-  device.write(tableOffsetBytes + firstByte, table.bytes.subarray(firstByte, endByte), kind);
+  const data = table.sparse
+    ? table.encode(firstByte / 8, (endByte - firstByte) / 8)
+    : table.bytes.subarray(firstByte, endByte);
+  device.write(tableOffsetBytes + firstByte, data, kind);
 }
