@@ -1,4 +1,6 @@
 import type { SimClock } from '../../device/clock.ts';
+import { MemoryDevice } from '../../device/memory-device.ts';
+import { MeteredDevice } from '../../device/metered-device.ts';
 import type { BlockDevice } from '../../device/types.ts';
 import type { ImageFormat } from '../types.ts';
 import { QED_F_NEED_CHECK, QED_HEADER_BYTES, SECTOR_BYTES } from './constants.ts';
@@ -78,6 +80,7 @@ export class QedState {
       clusterSizeBytes: this.clusterSizeBytes,
       tableSizeClusters: this.tableSizeClusters,
       l1OffsetBytes: this.l1TableOffsetBytes,
+      ...tableSource(init.device),
     });
   }
 
@@ -147,4 +150,14 @@ export class QedState {
     serializeQedHeaderInto(this.header, bytes);
     this.device.write(0, bytes, 'header');
   }
+}
+
+/**
+ * A metered MemoryDevice's bytes can be read in place, without I/O accounting: tables the shadow
+ * vouches for then need no copy of their own (table.ts, device-backed form).
+ */
+function tableSource(device: BlockDevice): { source?: MemoryDevice } {
+  return device instanceof MeteredDevice && device.inner instanceof MemoryDevice
+    ? { source: device.inner }
+    : {};
 }

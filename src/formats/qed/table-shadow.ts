@@ -1,5 +1,5 @@
 import type { IoKind } from '../../device/types.ts';
-import type { QedTable } from './table.ts';
+import type { QedTable, TableHome, TableSource } from './table.ts';
 
 /** A device that can account a read without fetching it (MeteredDevice.noteRead). */
 export interface ReadNoting {
@@ -29,8 +29,10 @@ export const DEFAULT_SHADOW_BUDGET_BYTES = 512 * 1024 * 1024;
 /** Clusters the ownership maps cover (32 MiB of bits); a table beyond turns the shadow off. */
 const MAX_TRACKED_CLUSTERS = 2 ** 28;
 
-export class TableShadow {
+export class TableShadow implements TableHome {
   readonly #clusterSizeBytes: number;
+  /** The device's bytes, readable without I/O (a MemoryDevice under the metered device). */
+  readonly #source: TableSource | undefined;
   readonly #tableClusters: number;
   readonly #budgetBytes: number;
   #keptBytes = 0;
@@ -47,8 +49,10 @@ export class TableShadow {
     tableSizeClusters: number;
     l1OffsetBytes: number;
     budgetBytes?: number;
+    source?: TableSource;
   }) {
     this.#enabled = options.enabled;
+    this.#source = options.source;
     this.#clusterSizeBytes = options.clusterSizeBytes;
     this.#tableClusters = options.tableSizeClusters;
     this.#budgetBytes = options.budgetBytes ?? DEFAULT_SHADOW_BUDGET_BYTES;
@@ -57,6 +61,11 @@ export class TableShadow {
 
   get enabled(): boolean {
     return this.#enabled;
+  }
+
+  /** The device's bytes can be read in place (tables may be device-backed). */
+  get readsInPlace(): boolean {
+    return this.#source !== undefined;
   }
 
   /** The copy of the table starting at cluster `firstCluster`, if kept. */
@@ -87,6 +96,17 @@ export class TableShadow {
     if (this.#keptBytes <= this.#budgetBytes) return;
     this.#keptBytes -= table.footprintBytes;
     this.#tables.delete(firstCluster);
+  }
+
+  /**
+   * A kept table may read its entries from the device: the same guarantee that lets a miss skip
+   * the re-read says the device holds exactly what the table would hold.
+   */
+  sourceFor(table: QedTable, offsetBytes: number): TableSource | undefined {
+    if (!this.#enabled || this.#source === undefined) return undefined;
+    return this.#tables.get(offsetBytes / this.#clusterSizeBytes) === table
+      ? this.#source
+      : undefined;
   }
 
   /** Records where a table lives (so overlaps are still caught) without keeping a copy. */
@@ -132,7 +152,9 @@ export class TableShadow {
     return true;
   }
 
+  /** Called before the device can change under the tables: backed ones take their own copy. */
   #disable(): void {
+    for (const table of this.#tables.values()) table.detach();
     this.#enabled = false;
     this.#tables.clear();
     this.#keptBytes = 0;

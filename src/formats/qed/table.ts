@@ -22,22 +22,57 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('qedlab QED engine needs a little-endian host');
 }
 
+/** The bytes a device holds, read without I/O accounting (MemoryDevice.readInto). */
+export interface TableSource {
+  readInto(offsetBytes: number, out: Uint8Array): void;
+}
+
 /**
- * An L1 or L2 table of `entries` little-endian u64 offsets. Dense tables are kept in on-disk form
- * (reading a table is one copy; writing sectors of it needs no encoding) and entries are read as
- * two u32 halves (exact below 2^53, far beyond any file the lab writes; a larger value is past
- * the end of the file and invalid either way). A table the engine creates starts sparse (see
- * SPARSE_DIVISOR); `bytes` turns it dense for good, so readers that want the on-disk form (the
- * check) still get it.
+ * Who may let a table read its entries from the device instead of keeping them (the shadow,
+ * table-shadow.ts): a source while the device is known to hold exactly this table there.
+ */
+export interface TableHome {
+  sourceFor(table: QedTable, offsetBytes: number): TableSource | undefined;
+}
+
+/**
+ * Under the test suite a device-backed table keeps a dense copy as well and checks every entry it
+ * reads from the device against it (and every patched write carries the copy's sectors).
+ */
+const VERIFY_BACKED_TABLES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
+
+const ENTRY_SCRATCH = new Uint8Array(8);
+const ENTRY_WORDS = new Uint32Array(ENTRY_SCRATCH.buffer);
+
+/**
+ * An L1 or L2 table of `entries` little-endian u64 offsets, in one of three forms:
+ *
+ * - dense: the on-disk bytes (reading a table is one copy, writing sectors of it needs no
+ *   encoding); entries are read as two u32 halves (exact below 2^53, far beyond any file the lab
+ *   writes; a larger value is past the end of the file and invalid either way);
+ * - sparse: a table the engine creates keeps only its set entries (see SPARSE_DIVISOR);
+ * - device-backed: once a sparse table outgrows that, and its home vouches that the device holds
+ *   it byte for byte, entries are read from the device's own memory. The engine then keeps no
+ *   second copy of a table the device already stores: half the memory, and one cache miss per
+ *   lookup-and-update instead of two. Its entries are changed only by `setThrough`, whose caller
+ *   writes them to the device at once; any other change turns it dense first.
+ *
+ * `bytes` is the on-disk form: a dense table's own buffer, a fresh copy for the other forms.
  */
 export class QedTable {
   readonly entries: number;
   #bytes: Uint8Array | undefined;
   #words: Uint32Array | undefined;
-  /** Sparse form: [index0, value0, index1, value1, …] sorted by index; undefined when dense. */
+  /** Sparse form: [index0, value0, index1, value1, …] sorted by index. */
   #pairs: number[] | undefined;
-  /** Most pairs a sparse table keeps before it becomes dense. */
+  /** Most pairs a sparse table keeps before it moves to the device or becomes dense. */
   readonly #sparseLimit: number;
+  /** Device-backed form: where its bytes are read. */
+  #source: TableSource | undefined;
+  #offsetBytes = 0;
+  #home: TableHome | undefined;
+  /** Under VERIFY_BACKED_TABLES: the dense copy a device-backed table is checked against. */
+  #mirror: QedTable | undefined;
 
   /** A dense table over `bytes` (on-disk form); with `sparseEntries`, an empty sparse table. */
   constructor(bytes: Uint8Array, sparseEntries?: number) {
@@ -62,10 +97,16 @@ export class QedTable {
     return new QedTable(zeroedBytes(entries * 8));
   }
 
-  /** A new all-zero table that costs memory by the entries set, not by its size. */
-  static empty(entries: number): QedTable {
+  /**
+   * A new all-zero table that costs memory by the entries set, not by its size. `home`, with the
+   * table's file offset, may later let it read its entries from the device.
+   */
+  static empty(entries: number, home?: TableHome, offsetBytes = 0): QedTable {
     if (Math.floor(entries / SPARSE_DIVISOR) < MIN_SPARSE_LIMIT) return QedTable.zeroed(entries);
-    return new QedTable(EMPTY, entries);
+    const table = new QedTable(EMPTY, entries);
+    table.#home = home;
+    table.#offsetBytes = offsetBytes;
+    return table;
   }
 
   /** True while the table keeps only its non-zero entries. */
@@ -73,21 +114,29 @@ export class QedTable {
     return this.#pairs !== undefined;
   }
 
-  /** Bytes of memory the table's entries take (dense: the table size). */
-  get footprintBytes(): number {
-    const pairs = this.#pairs;
-    return pairs === undefined ? this.entries * 8 : pairs.length * 8;
+  /** True while the table reads its entries from the device. */
+  get backed(): boolean {
+    return this.#source !== undefined;
   }
 
-  /** The table in on-disk form (a sparse table becomes dense). */
+  /** Bytes of memory the table's entries take (dense: the table size; device-backed: none). */
+  get footprintBytes(): number {
+    if (this.#words !== undefined) return this.entries * 8;
+    const pairs = this.#pairs;
+    return pairs === undefined ? 0 : pairs.length * 8;
+  }
+
+  /** The table in on-disk form: a dense table's own bytes, else a fresh copy. */
   get bytes(): Uint8Array {
-    if (this.#bytes === undefined) this.#densify();
-    return this.#bytes as Uint8Array;
+    if (this.#bytes !== undefined) return this.#bytes;
+    return this.encode(0, this.entries);
   }
 
   get(index: number): number {
     const w = this.#words;
-    if (w === undefined) return this.#sparseGet(index);
+    if (w === undefined) {
+      return this.#pairs !== undefined ? this.#sparseGet(index) : this.#backedGet(index);
+    }
     const hi = w[2 * index + 1] as number;
     const lo = w[2 * index] as number;
     return hi === 0 ? lo : hi * TWO_POW_32 + lo;
@@ -96,7 +145,12 @@ export class QedTable {
   set(index: number, value: number): void {
     const w = this.#words;
     if (w === undefined) {
-      this.#sparseSet(index, value);
+      if (this.#pairs !== undefined) {
+        this.#sparseSet(index, value, false);
+        return;
+      }
+      this.#materialize();
+      this.set(index, value);
       return;
     }
     if (value < TWO_POW_32) {
@@ -110,13 +164,42 @@ export class QedTable {
   }
 
   /**
+   * `set` for a caller that writes the entry to the device right after (the write path): a
+   * device-backed table then already holds it there.
+   */
+  setThrough(index: number, value: number): void {
+    if (this.#pairs !== undefined) this.#sparseSet(index, value, true);
+    else if (this.#source === undefined) this.set(index, value);
+    else this.#mirror?.set(index, value);
+  }
+
+  /**
+   * Sectors [firstByte, endByte) of the copy a device-backed table is checked against (under the
+   * test suite), else undefined.
+   */
+  mirrorBytes(firstByte: number, endByte: number): Uint8Array | undefined {
+    return this.#mirror?.bytes.subarray(firstByte, endByte);
+  }
+
+  /** A device-backed table keeps its own copy from now on (the device is about to change). */
+  detach(): void {
+    if (this.#source !== undefined) this.#materialize();
+  }
+
+  /**
    * Entries [index, index + n) in on-disk form: a view of a dense table (valid until it changes),
-   * a fresh buffer for a sparse one.
+   * a fresh buffer otherwise.
    */
   encode(index: number, n: number): Uint8Array {
     if (this.#bytes !== undefined) return this.#bytes.subarray(index * 8, (index + n) * 8);
-    const pairs = this.#pairs as number[];
     const out = new Uint8Array(n * 8);
+    const source = this.#source;
+    if (source !== undefined) {
+      source.readInto(this.#offsetBytes + index * 8, out);
+      if (this.#mirror !== undefined) this.#verify(out, index);
+      return out;
+    }
+    const pairs = this.#pairs as number[];
     const words = new Uint32Array(out.buffer, 0, n * 2);
     const found = this.#find(index);
     const end = index + n;
@@ -129,6 +212,27 @@ export class QedTable {
       words[2 * (at - index) + 1] = hi;
     }
     return out;
+  }
+
+  #backedGet(index: number): number {
+    (this.#source as TableSource).readInto(this.#offsetBytes + index * 8, ENTRY_SCRATCH);
+    const hi = ENTRY_WORDS[1] as number;
+    const lo = ENTRY_WORDS[0] as number;
+    const value = hi === 0 ? lo : hi * TWO_POW_32 + lo;
+    if (this.#mirror !== undefined && this.#mirror.get(index) !== value) {
+      throw new Error(
+        `QED device-backed table at ${this.#offsetBytes}: entry ${index} is ${value} on the ` +
+          `device but ${this.#mirror.get(index)} in the engine's copy`,
+      );
+    }
+    return value;
+  }
+
+  #verify(bytes: Uint8Array, index: number): void {
+    const expected = (this.#mirror as QedTable).encode(index, bytes.length / 8);
+    if (Buffer.compare(bytes, expected) !== 0) {
+      throw new Error(`QED device-backed table at ${this.#offsetBytes}: device bytes differ`);
+    }
   }
 
   /** Position of `index` in the pairs (even), or −(insertion position) − 1. */
@@ -151,7 +255,7 @@ export class QedTable {
     return at >= 0 ? ((this.#pairs as number[])[at + 1] as number) : 0;
   }
 
-  #sparseSet(index: number, value: number): void {
+  #sparseSet(index: number, value: number, through: boolean): void {
     const pairs = this.#pairs as number[];
     const at = this.#find(index);
     if (at >= 0) {
@@ -160,8 +264,9 @@ export class QedTable {
     }
     if (value === 0) return;
     if (pairs.length >>> 1 >= this.#sparseLimit) {
-      this.#densify();
-      this.set(index, value);
+      this.#outgrowSparse();
+      if (through) this.setThrough(index, value);
+      else this.set(index, value);
       return;
     }
     const position = -at - 1;
@@ -171,14 +276,47 @@ export class QedTable {
     pairs[position + 1] = value;
   }
 
-  #densify(): void {
+  /**
+   * Too many entries for the sparse form: dense — or, when its home vouches for the device's
+   * copy, device-backed (`set` on it then turns it dense, as this call's caller wants).
+   */
+  #outgrowSparse(): void {
+    const source = this.#home?.sourceFor(this, this.#offsetBytes);
+    if (source === undefined) {
+      this.#densifyPairs();
+      return;
+    }
+    if (VERIFY_BACKED_TABLES) {
+      const mirror = QedTable.zeroed(this.entries);
+      const pairs = this.#pairs as number[];
+      for (let i = 0; i < pairs.length; i += 2)
+        mirror.set(pairs[i] as number, pairs[i + 1] as number);
+      this.#mirror = mirror;
+    }
+    this.#pairs = undefined;
+    this.#source = source;
+  }
+
+  #densifyPairs(): void {
     const pairs = this.#pairs as number[];
-    const bytes = zeroedBytes(this.entries * 8);
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, this.entries * 2);
-    this.#bytes = bytes;
-    this.#words = words;
+    this.#useBytes(zeroedBytes(this.entries * 8));
     this.#pairs = undefined;
     for (let i = 0; i < pairs.length; i += 2) this.set(pairs[i] as number, pairs[i + 1] as number);
+  }
+
+  /** A device-backed table takes its own copy of the device's bytes. */
+  #materialize(): void {
+    const bytes = zeroedBytes(this.entries * 8);
+    (this.#source as TableSource).readInto(this.#offsetBytes, bytes);
+    if (this.#mirror !== undefined) this.#verify(bytes, 0);
+    this.#source = undefined;
+    this.#mirror = undefined;
+    this.#useBytes(bytes);
+  }
+
+  #useBytes(bytes: Uint8Array): void {
+    this.#bytes = bytes;
+    this.#words = new Uint32Array(bytes.buffer, bytes.byteOffset, this.entries * 2);
   }
 }
 

@@ -21,6 +21,9 @@ import { QedTable, writeTableSectors } from './table.ts';
  * request completes and QEMU's "restart the lookup after waiting" changes nothing.
  */
 const EMPTY_BYTES = new Uint8Array(0);
+const TWO_POW_32 = 4294967296;
+/** Set under the test suite, where MemoryDevice checks patched writes against their whole bytes. */
+const VERIFY_PATCHED_WRITES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 
 export class QedWritePath {
   readonly #state: QedState;
@@ -31,17 +34,23 @@ export class QedWritePath {
   /** One patch and two write descriptions, refilled for every table write (devices keep none). */
   readonly #patch: { atBytes: number; bytes: Uint8Array } = { atBytes: 0, bytes: EMPTY_BYTES };
   readonly #zeroBased: PatchedWrite = { base: 'zero', patches: [this.#patch] };
-  readonly #unchangedBased: { base: 'unchanged'; patches: WritePatch[]; whole: Uint8Array } = {
+  readonly #unchangedBased: PatchedWrite = { base: 'unchanged', patches: [this.#patch] };
+  readonly #unchangedWithWhole: { base: 'unchanged'; patches: WritePatch[]; whole: Uint8Array } = {
     base: 'unchanged',
     patches: [this.#patch],
     whole: EMPTY_BYTES,
   };
+  #entryScratch = new Uint8Array(64);
+  #entryWords = new Uint32Array(this.#entryScratch.buffer);
+  /** Patched table writes carry their whole sectors (see #writeSectors). */
+  readonly #wholeSectorsNeeded: boolean;
   /** Zero-buffer views by length in sectors: COW fills take a few lengths over and over. */
   readonly #zeroViews: Array<Uint8Array | undefined> = [];
 
   constructor(state: QedState, timer: NeedCheckTimer) {
     this.#state = state;
     this.#timer = timer;
+    this.#wholeSectorsNeeded = VERIFY_PATCHED_WRITES || !state.tableShadow.readsInPlace;
   }
 
   /**
@@ -157,19 +166,21 @@ export class QedWritePath {
     const state = this.#state;
     const run = this.#run;
     const cs = state.clusterSizeBytes;
+    const entryBytes = this.#encodeEntries(nclusters, cluster, cs);
     if (run.kind === ClusterKind.L1Missing) {
       // A new table starts sparse; QEMU writes all of it, which is one write of the whole table
       // whose content is zeros plus the entries just set.
-      const table = QedTable.empty(state.tableEntries);
-      fillEntries(table, l2Index, nclusters, cluster, cs);
       const l2Offset = state.allocClusters(state.tableSizeClusters);
+      const table = QedTable.empty(state.tableEntries, state.tableShadow, l2Offset);
+      fillEntries(table, l2Index, nclusters, cluster, cs);
       this.#patch.atBytes = l2Index * 8;
-      this.#patch.bytes = table.encode(l2Index, nclusters);
+      this.#patch.bytes = entryBytes;
       writePatched(state.device, l2Offset, state.tableBytes, this.#zeroBased, 'l2');
       state.device.flush();
       const l1Index = Math.floor(pos / state.l2CoverageBytes);
-      state.l1Table.set(l1Index, l2Offset);
-      this.#writeSectors(state.l1TableOffsetBytes, state.l1Table, l1Index, 1, 'l1');
+      const l1 = state.l1Table;
+      l1.set(l1Index, l2Offset);
+      this.#writeSectors(state.l1TableOffsetBytes, l1, l1Index, 1, 'l1', l1.encode(l1Index, 1));
       const key = l2Offset * state.clusterSizeInverse;
       state.tableShadow.add(key, table);
       state.l2Cache.insert(key, table, l1Index);
@@ -182,14 +193,15 @@ export class QedWritePath {
     if (table.footprintBytes !== footprint) {
       state.tableShadow.resized(l2Offset * state.clusterSizeInverse, table, footprint);
     }
-    this.#writeSectors(l2Offset, table, l2Index, nclusters, 'l2');
+    this.#writeSectors(l2Offset, table, l2Index, nclusters, 'l2', entryBytes);
   }
 
   /**
-   * qed_write_table: one write of the sectors holding entries [index, index + n). While the
-   * shadow vouches that the device holds every table as the engine last wrote it, the write is
-   * described as the changed entries over unchanged sectors (the whole sectors go along for
-   * devices that store every byte, and for the test suite's check of that claim).
+   * qed_write_table: one write of the sectors holding entries [index, index + n), whose new
+   * values are `entryBytes`. While the shadow vouches that the device holds every table as the
+   * engine last wrote it, the write is described as those entries over unchanged sectors; the
+   * whole sectors go along where they cost nothing (a dense table), where the device needs them
+   * (one that is not a MemoryDevice), and under the test suite, which checks the claim.
    */
   #writeSectors(
     tableOffsetBytes: number,
@@ -197,6 +209,7 @@ export class QedWritePath {
     index: number,
     n: number,
     kind: 'l1' | 'l2',
+    entryBytes: Uint8Array,
   ): void {
     const state = this.#state;
     if (!state.tableShadow.enabled) {
@@ -207,25 +220,37 @@ export class QedWritePath {
     const endByte = Math.ceil(((index + n) * 8) / SECTOR_BYTES) * SECTOR_BYTES;
     const patch = this.#patch;
     patch.atBytes = index * 8 - firstByte;
-    if (table.sparse) {
-      const whole = table.encode(firstByte / 8, (endByte - firstByte) / 8);
-      patch.bytes = whole.subarray(patch.atBytes, patch.atBytes + n * 8);
-      this.#unchangedBased.whole = whole;
-    } else {
-      const bytes = table.bytes;
-      patch.bytes = bytes.subarray(index * 8, (index + n) * 8);
-      this.#unchangedBased.whole = bytes.subarray(firstByte, endByte);
+    patch.bytes = entryBytes;
+    let whole: Uint8Array | undefined;
+    if (!table.sparse && !table.backed) whole = table.bytes.subarray(firstByte, endByte);
+    else if (this.#wholeSectorsNeeded) {
+      whole = table.backed
+        ? table.mirrorBytes(firstByte, endByte)
+        : table.encode(firstByte / 8, (endByte - firstByte) / 8);
     }
-    writePatched(
-      state.device,
-      tableOffsetBytes + firstByte,
-      endByte - firstByte,
-      this.#unchangedBased,
-      kind,
-    );
+    const write = whole === undefined ? this.#unchangedBased : this.#unchangedWithWhole;
+    if (whole !== undefined) this.#unchangedWithWhole.whole = whole;
+    writePatched(state.device, tableOffsetBytes + firstByte, endByte - firstByte, write, kind);
+  }
+
+  /** Entries `cluster`, `cluster` + cs, … (or n zero markers) in on-disk form, in a scratch buffer. */
+  #encodeEntries(n: number, cluster: number, clusterSizeBytes: number): Uint8Array {
+    if (this.#entryScratch.length < n * 8) {
+      this.#entryScratch = new Uint8Array(Math.max(n * 8, this.#entryScratch.length * 2));
+      this.#entryWords = new Uint32Array(this.#entryScratch.buffer);
+    }
+    const words = this.#entryWords;
+    for (let i = 0; i < n; i++) {
+      const value = cluster === QED_CLUSTER_ZERO_MARKER ? cluster : cluster + i * clusterSizeBytes;
+      const hi = Math.floor(value / TWO_POW_32);
+      words[2 * i] = value - hi * TWO_POW_32;
+      words[2 * i + 1] = hi;
+    }
+    return this.#entryScratch.subarray(0, n * 8);
   }
 }
 
+/** Sets the entries a request allocated; the caller writes them to the device right after. */
 function fillEntries(
   table: QedTable,
   index: number,
@@ -234,10 +259,10 @@ function fillEntries(
   clusterSizeBytes: number,
 ): void {
   if (cluster === QED_CLUSTER_ZERO_MARKER) {
-    for (let i = 0; i < n; i++) table.set(index + i, QED_CLUSTER_ZERO_MARKER);
+    for (let i = 0; i < n; i++) table.setThrough(index + i, QED_CLUSTER_ZERO_MARKER);
     return;
   }
-  for (let i = 0; i < n; i++) table.set(index + i, cluster + i * clusterSizeBytes);
+  for (let i = 0; i < n; i++) table.setThrough(index + i, cluster + i * clusterSizeBytes);
 }
 
 /** Backing-file bytes; past the backing file's end reads as zeros (as QEMU's block layer pads). */
