@@ -71,7 +71,7 @@ export class QedTable {
   #source: TableSource | undefined;
   #offsetBytes = 0;
   #home: TableHome | undefined;
-  /** Under VERIFY_BACKED_TABLES: the dense copy a device-backed table is checked against. */
+  /** Under VERIFY_BACKED_TABLES: the copy a device-backed table is checked against. */
   #mirror: QedTable | undefined;
 
   /** A dense table over `bytes` (on-disk form); with `sparseEntries`, an empty sparse table. */
@@ -178,7 +178,7 @@ export class QedTable {
    * test suite), else undefined.
    */
   mirrorBytes(firstByte: number, endByte: number): Uint8Array | undefined {
-    return this.#mirror?.bytes.subarray(firstByte, endByte);
+    return this.#mirror?.encode(firstByte / 8, (endByte - firstByte) / 8);
   }
 
   /** A device-backed table keeps its own copy from now on (the device is about to change). */
@@ -277,24 +277,31 @@ export class QedTable {
   }
 
   /**
-   * Too many entries for the sparse form: dense — or, when its home vouches for the device's
-   * copy, device-backed (`set` on it then turns it dense, as this call's caller wants).
+   * Too many entries for the sparse form: device-backed when its home vouches for the device's
+   * copy (`set` on it then turns it dense, as that caller wants), else dense.
    */
   #outgrowSparse(): void {
+    if (!this.moveToDevice()) this.#densifyPairs();
+  }
+
+  /**
+   * A sparse table whose entries are all on the device, and whose home vouches for the device's
+   * copy, reads them from there from now on (and keeps none itself); false if it stays as is.
+   */
+  moveToDevice(): boolean {
+    const pairs = this.#pairs;
+    if (pairs === undefined) return false;
     const source = this.#home?.sourceFor(this, this.#offsetBytes);
-    if (source === undefined) {
-      this.#densifyPairs();
-      return;
-    }
+    if (source === undefined) return false;
     if (VERIFY_BACKED_TABLES) {
-      const mirror = QedTable.zeroed(this.entries);
-      const pairs = this.#pairs as number[];
+      const mirror = new QedTable(EMPTY, this.entries);
       for (let i = 0; i < pairs.length; i += 2)
         mirror.set(pairs[i] as number, pairs[i + 1] as number);
       this.#mirror = mirror;
     }
     this.#pairs = undefined;
     this.#source = source;
+    return true;
   }
 
   #densifyPairs(): void {

@@ -183,6 +183,9 @@ export class QedWritePath {
       this.#writeSectors(state.l1TableOffsetBytes, l1, l1Index, 1, 'l1', l1.encode(l1Index, 1));
       const key = l2Offset * state.clusterSizeInverse;
       state.tableShadow.add(key, table);
+      // Every entry is on the device now: where the shadow vouches for it, the table keeps none.
+      const footprint = table.footprintBytes;
+      if (table.moveToDevice()) state.tableShadow.resized(key, table, footprint);
       state.l2Cache.insert(key, table, l1Index);
       return;
     }
