@@ -89,7 +89,11 @@ export class QedImage implements ImageFormat {
     this.#checkRange(offsetBytes, data.length);
     if (data.length === 0) return;
     const end = offsetBytes + data.length;
-    if (offsetBytes % SECTOR_BYTES === 0 && end % SECTOR_BYTES === 0) {
+    // Offsets past 2^31 are doubles, whose % is a library call: compare multiples instead.
+    if (
+      Math.floor(offsetBytes / SECTOR_BYTES) * SECTOR_BYTES === offsetBytes &&
+      Math.floor(end / SECTOR_BYTES) * SECTOR_BYTES === end
+    ) {
       this.#writer.write(offsetBytes, data.length, data);
       return;
     }

@@ -5,6 +5,7 @@ import { type QedTable, writeTableSectors } from './table.ts';
 
 const EMPTY_BYTES = new Uint8Array(0);
 const TWO_POW_32 = 4294967296;
+const MAX_CACHED_VIEW_ENTRIES = 64;
 /** Set under the test suite, where MemoryDevice checks patched writes against their whole bytes. */
 const VERIFY_PATCHED_WRITES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 
@@ -33,6 +34,8 @@ export class TableWriter {
   };
   #entryScratch = new Uint8Array(64);
   #entryWords = new Uint32Array(this.#entryScratch.buffer);
+  /** Views of the scratch by entry count (a subarray costs more than encoding one entry). */
+  #entryViews: Array<Uint8Array | undefined> = [];
   readonly #wholeSectorsNeeded: boolean;
 
   constructor(state: QedState) {
@@ -126,6 +129,7 @@ export class TableWriter {
     if (this.#entryScratch.length < n * 8) {
       this.#entryScratch = new Uint8Array(Math.max(n * 8, this.#entryScratch.length * 2));
       this.#entryWords = new Uint32Array(this.#entryScratch.buffer);
+      this.#entryViews = [];
     }
     const words = this.#entryWords;
     const cs = this.#state.clusterSizeBytes;
@@ -135,7 +139,12 @@ export class TableWriter {
       words[2 * i] = value - hi * TWO_POW_32;
       words[2 * i + 1] = hi;
     }
-    return this.#entryScratch.subarray(0, n * 8);
+    let view = this.#entryViews[n];
+    if (view === undefined) {
+      view = this.#entryScratch.subarray(0, n * 8);
+      if (n <= MAX_CACHED_VIEW_ENTRIES) this.#entryViews[n] = view;
+    }
+    return view;
   }
 }
 
