@@ -13,22 +13,25 @@ export function canNoteReads(device: unknown): device is ReadNoting {
 /** Decoded tables kept beyond the 50-table cache, at most this many bytes of them. */
 export const DEFAULT_SHADOW_BUDGET_BYTES = 512 * 1024 * 1024;
 
-/**
- * Decoded copies of the L2 tables this engine has read or written, so an L2 cache miss (QEMU
- * re-reads the whole table) is charged to the device with `noteRead` instead of being fetched and
- * decoded again: a 1 TiB random-write workload misses on most requests, and without this the
- * wall time goes to copying 256 KiB tables. The cache itself and every I/O it causes are
- * unchanged; only where the bytes come from differs.
- *
- * Valid because while the image is open only the engine writes the file, and it updates a table's
- * bytes on disk from the very object kept here. The one way the file can change under a table is
- * a corrupt image whose entries make two tables, or a table and a data cluster, share clusters;
- * the moment that is seen the shadow is dropped for good and misses read the file again (and see
- * what QEMU would see).
- */
 /** Clusters the ownership maps cover (32 MiB of bits); a table beyond turns the shadow off. */
 const MAX_TRACKED_CLUSTERS = 2 ** 28;
 
+/**
+ * The L2 tables this engine has read or written, kept so an L2 cache miss (QEMU re-reads the
+ * whole table) is charged to the device with `noteRead` instead of being fetched and decoded
+ * again: a 1 TiB random-write workload misses on most requests, and without this the wall time
+ * goes to copying 256 KiB tables. The cache itself and every I/O it causes are unchanged; only
+ * where the bytes come from differs.
+ *
+ * Valid because while the image is open only the engine writes the file, and it updates a table's
+ * bytes on disk as it updates the object kept here. The same guarantee lets the engine describe
+ * table writes as patches over unchanged sectors (table-writer.ts) and, on a MemoryDevice, keep no
+ * copy of a table at all and read its entries from the device (table.ts, device-backed form). The
+ * one way the file can change under a table is a corrupt image whose entries make two tables, or a
+ * table and a data cluster, share clusters; the moment that is seen (before the device changes),
+ * device-backed tables take their own copies, the shadow is dropped for good, and misses read the
+ * file again (and see what QEMU would see).
+ */
 export class TableShadow implements TableHome {
   readonly #clusterSizeBytes: number;
   /** The device's bytes, readable without I/O (a MemoryDevice under the metered device). */
