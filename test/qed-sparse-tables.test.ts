@@ -73,9 +73,34 @@ describe('QED sparse tables', () => {
       // The write path's part: the entry goes to the device at once.
       memory.write(tableOffset + i * 3 * 8, dense.encode(i * 3, 1));
     }
+    // A run of 150 consecutive clusters from entry 1000, then a hole, then zero markers.
+    for (let i = 0; i < 150; i++) {
+      table.setThrough(1000 + i, (5000 + i) * cs);
+      dense.set(1000 + i, (5000 + i) * cs);
+    }
+    for (let i = 0; i < 70; i++) {
+      table.setThrough(1200 + i, 1);
+      dense.set(1200 + i, 1);
+    }
+    memory.write(tableOffset + 1000 * 8, dense.encode(1000, 270));
     expect(form(table)).toBe('device-backed');
     expect(table.footprintBytes).toBe(0);
     expect(table.get(3 * 150)).toBe(250 * cs);
+    for (const [start, end] of [
+      [1000, 1300],
+      [1010, 1140],
+      [1149, 1300],
+      [1150, 1300],
+      [1200, 1300],
+      [1190, 1205],
+      [0, 3],
+    ] as const) {
+      const first = dense.get(start);
+      const step = first > 1 ? cs : 0;
+      expect(table.runEnd(start, end, first, step)).toBe(dense.runEnd(start, end, first, step));
+    }
+    expect(table.runEnd(1000, 1300, 5000 * cs, cs)).toBe(1150);
+    expect(table.runEnd(1200, 1300, 1, 0)).toBe(1270);
     // A data write lands on the table's second cluster (a corrupt image): the shadow steps aside
     // and the table keeps what it held, as QEMU's cached copy does.
     shadow.noteDataWrite(tableOffset + cs, 4096);

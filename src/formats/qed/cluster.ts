@@ -118,18 +118,8 @@ export function findCluster(
   const wanted = state.bytesToClustersQemu(inCluster + len);
   const end = Math.min(index + wanted, state.tableEntries);
   const first = table.get(index);
-  let i = index + 1;
-  if (first === QED_CLUSTER_UNALLOCATED) {
-    while (i < end && table.get(i) === QED_CLUSTER_UNALLOCATED) i++;
-  } else if (first === QED_CLUSTER_ZERO_MARKER) {
-    while (i < end && table.get(i) === QED_CLUSTER_ZERO_MARKER) i++;
-  } else {
-    let last = first;
-    while (i < end && table.get(i) === last + cs) {
-      last += cs;
-      i++;
-    }
-  }
+  const step = first === QED_CLUSTER_UNALLOCATED || first === QED_CLUSTER_ZERO_MARKER ? 0 : cs;
+  const i = index + 1 < end ? table.runEnd(index, end, first, step) : index + 1;
   len = Math.min(len, (i - index) * cs - inCluster);
   out.table = table;
   out.l2Index = index;

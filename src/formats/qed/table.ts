@@ -41,6 +41,10 @@ export interface TableHome {
  */
 const VERIFY_BACKED_TABLES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 
+/** Entries a device-backed run scan reads at a time (one sector). */
+const RUN_CHUNK_ENTRIES = 64;
+const RUN_SCRATCH = new Uint8Array(RUN_CHUNK_ENTRIES * 8);
+const RUN_WORDS = new Uint32Array(RUN_SCRATCH.buffer);
 const ENTRY_SCRATCH = new Uint8Array(8);
 const ENTRY_WORDS = new Uint32Array(ENTRY_SCRATCH.buffer);
 
@@ -161,6 +165,45 @@ export class QedTable {
       w[2 * index] = value - hi * TWO_POW_32;
       w[2 * index + 1] = hi;
     }
+  }
+
+  /**
+   * Where the run starting at `index` (whose entry is `first`) ends: the first index below `end`
+   * whose entry is not `first` + k·`step` (k counting from `index`), else `end`.
+   */
+  runEnd(index: number, end: number, first: number, step: number): number {
+    const source = this.#source;
+    if (source === undefined) {
+      let expected = first + step;
+      let i = index + 1;
+      while (i < end && this.get(i) === expected) {
+        expected += step;
+        i++;
+      }
+      return i;
+    }
+    // Device-backed: the entries are read a sector's worth at a time, not one by one.
+    let expected = first + step;
+    for (let from = index + 1; from < end; from += RUN_CHUNK_ENTRIES) {
+      const n = Math.min(RUN_CHUNK_ENTRIES, end - from);
+      source.readInto(
+        this.#offsetBytes + from * 8,
+        n === RUN_CHUNK_ENTRIES ? RUN_SCRATCH : RUN_SCRATCH.subarray(0, n * 8),
+      );
+      for (let k = 0; k < n; k++) {
+        const hi = RUN_WORDS[2 * k + 1] as number;
+        const lo = RUN_WORDS[2 * k] as number;
+        const value = hi === 0 ? lo : hi * TWO_POW_32 + lo;
+        if (this.#mirror !== undefined && this.#mirror.get(from + k) !== value) {
+          throw new Error(
+            `QED device-backed table at ${this.#offsetBytes}: entry ${from + k} differs`,
+          );
+        }
+        if (value !== expected) return from + k;
+        expected += step;
+      }
+    }
+    return end;
   }
 
   /**
