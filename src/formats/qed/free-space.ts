@@ -172,11 +172,16 @@ export class QedFreeSpace {
       if (run.kind === ClusterKind.Found && run.table !== undefined) {
         const table = run.table;
         const first = run.hostOffsetBytes / cs;
+        const footprint = table.footprintBytes;
         for (let i = 0; i < n; i++) {
           table.set(run.l2Index + i, marker);
           freed.push(first + i);
         }
         const l2Offset = state.l1Table.get(Math.floor(pos / state.l2CoverageBytes));
+        // A device-backed table took its own copy to change: the shadow accounts for it.
+        if (table.footprintBytes !== footprint) {
+          state.tableShadow.resized(l2Offset / cs, table, footprint);
+        }
         writeTableSectors(state.device, l2Offset, table, run.l2Index, n, 'l2');
       }
       pos += run.lengthBytes;
