@@ -98,6 +98,9 @@ export class QedWritePath {
       cluster = state.allocClusters(nclusters);
       // Below the end of file: a freed cluster handed out again (freelist/bitmap variants).
       reused = cluster < endOfFile;
+      // A free list that hands out a table's cluster (a corrupt one) must not go unnoticed by
+      // the shadow, which vouches that only table writes change tables.
+      if (reused) state.tableShadow.noteDataWrite(cluster, nclusters * state.clusterSizeBytes);
     }
     if (state.backing === undefined && !state.needCheck && state.policy.needCheckFlag) {
       state.setNeedCheck(true);
