@@ -78,7 +78,9 @@ async function buildOnce(esbuild, outDir) {
     splitting: true,
     format: 'esm',
     platform: 'node',
-    target: 'node20',
+    // No syntax lowering: the dependencies run unlowered on Node 20 when not bundled, and
+    // lowering would turn regex literals into RegExp constructor calls run at start-up.
+    target: 'esnext',
     outdir: outDir,
     external: EXTERNAL_PACKAGES,
     // Bundled CommonJS (cli-progress) may call require() on Node built-ins.
