@@ -1,6 +1,20 @@
-import { type BlockDevice, type IoKind, isZeroBufferView, ZERO_BUFFER } from './types.ts';
+import {
+  type IoKind,
+  isZeroBufferView,
+  materializePatchedWrite,
+  type PatchedWrite,
+  type PatchWritableDevice,
+  ZERO_BUFFER,
+} from './types.ts';
 
 const DEFAULT_PAGE_BYTES = 4096;
+
+/**
+ * Set under the test suite: a patched write that carries its whole content is checked against
+ * what the device would hold after it, so every engine test also proves the "unchanged" claims
+ * its caches make.
+ */
+const VERIFY_PATCHED_WRITES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 
 export interface MemoryDeviceOptions {
   /** Allocation granule; memory use is (pages touched by non-zero writes) × pageBytes. */
@@ -40,7 +54,7 @@ const FIRST_SLAB_PAGES = 4;
  * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
  * copies a page when it first changes it, so crash exploration can take a clone per state.
  */
-export class MemoryDevice implements BlockDevice {
+export class MemoryDevice implements PatchWritableDevice {
   readonly pageBytes: number;
   readonly dataMode: 'store' | 'drop';
   #table = new PageTable();
@@ -138,6 +152,49 @@ export class MemoryDevice implements BlockDevice {
         knownZero,
       );
       done += n;
+    }
+  }
+
+  /** Applies only the patches (after clearing, for a `zero` base): the rest is known. */
+  writePatched(offsetBytes: number, lengthBytes: number, write: PatchedWrite, kind?: IoKind): void {
+    const end = offsetBytes + lengthBytes;
+    for (const patch of write.patches) {
+      if (patch.atBytes < 0 || patch.atBytes + patch.bytes.length > lengthBytes) {
+        throw new Error(
+          `patched write: patch at ${patch.atBytes} (+${patch.bytes.length}) outside ${lengthBytes} bytes`,
+        );
+      }
+    }
+    if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) {
+      if (end > this.#sizeBytes) this.#sizeBytes = end;
+      this.#clearRange(offsetBytes, end);
+      return;
+    }
+    if (VERIFY_PATCHED_WRITES && write.whole !== undefined) {
+      this.#verifyPatchedWrite(offsetBytes, lengthBytes, write, write.whole);
+    }
+    if (end > this.#sizeBytes) this.#sizeBytes = end;
+    if (write.base === 'zero') this.#clearRange(offsetBytes, end);
+    for (const patch of write.patches) this.write(offsetBytes + patch.atBytes, patch.bytes, kind);
+  }
+
+  #verifyPatchedWrite(
+    offsetBytes: number,
+    lengthBytes: number,
+    write: PatchedWrite,
+    whole: Uint8Array,
+  ): void {
+    const expected = materializePatchedWrite(this, offsetBytes, lengthBytes, {
+      base: write.base,
+      patches: write.patches,
+    });
+    if (Buffer.compare(expected, whole) !== 0) {
+      let at = 0;
+      while (expected[at] === whole[at]) at++;
+      throw new Error(
+        `patched write at ${offsetBytes} (${write.base} base): byte ${at} of the op would be ` +
+          `${expected[at]} on the device but the caller's whole buffer holds ${whole[at]}`,
+      );
     }
   }
 

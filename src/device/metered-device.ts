@@ -1,7 +1,15 @@
 import type { SimClock } from './clock.ts';
 import { type CostModel, NoCostModel } from './cost-model.ts';
 import { IoCounters } from './io-counters.ts';
-import { type BlockDevice, IO_KIND_INDEX, type IoKind, type IoRecord } from './types.ts';
+import {
+  type BlockDevice,
+  IO_KIND_INDEX,
+  type IoKind,
+  type IoRecord,
+  type PatchedWrite,
+  type PatchWritableDevice,
+  writePatched,
+} from './types.ts';
 
 interface ReadsInto {
   readInto(offsetBytes: number, out: Uint8Array, kind?: IoKind): void;
@@ -20,7 +28,7 @@ export interface MeteredDeviceOptions {
  * QEMU's bdrv_co_flush does — a flush with nothing written (or zeroed, or truncated) since the last
  * one issues nothing and costs nothing.
  */
-export class MeteredDevice implements BlockDevice {
+export class MeteredDevice implements PatchWritableDevice {
   readonly inner: BlockDevice;
   readonly counters = new IoCounters();
   readonly clock: SimClock | undefined;
@@ -103,6 +111,17 @@ export class MeteredDevice implements BlockDevice {
     this.log?.({ op: 'write', offset: offsetBytes, length: data.length, kind });
     this.#dirtySinceFlush = true;
     this.inner.write(offsetBytes, data, kind);
+  }
+
+  /** One write of `lengthBytes`, counted, charged and logged exactly like `write`. */
+  writePatched(offsetBytes: number, lengthBytes: number, write: PatchedWrite, kind: IoKind): void {
+    const i = IO_KIND_INDEX[kind];
+    this.counters.writeOps[i] = (this.counters.writeOps[i] as number) + 1;
+    this.counters.writeBytes[i] = (this.counters.writeBytes[i] as number) + lengthBytes;
+    this.#charge('write', offsetBytes, lengthBytes);
+    this.log?.({ op: 'write', offset: offsetBytes, length: lengthBytes, kind });
+    this.#dirtySinceFlush = true;
+    writePatched(this.inner, offsetBytes, lengthBytes, write, kind);
   }
 
   zeroRange(offsetBytes: number, lengthBytes: number, kind: IoKind): void {

@@ -63,3 +63,70 @@ export function zeroBytes(lengthBytes: number): Uint8Array {
 export function isZeroBufferView(data: Uint8Array): boolean {
   return data.buffer === ZERO_BUFFER.buffer;
 }
+
+/** Bytes to place at `atBytes` from the start of a patched write. */
+export interface WritePatch {
+  readonly atBytes: number;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The content of one host write described by what changed. QEMU writes whole tables (a 64 KiB
+ * refblock with one changed entry, a fresh 1 MiB QED L2 holding one entry); a simulation that
+ * copies every byte of those spends its time in memcpy. The op is still one write of the full
+ * length: only the device's work changes.
+ */
+export interface PatchedWrite {
+  /** Bytes outside the patches: `zero`, or `unchanged` (what the device holds there now). */
+  readonly base: 'zero' | 'unchanged';
+  /** Disjoint, inside the op. */
+  readonly patches: readonly WritePatch[];
+  /**
+   * The whole content, when the caller holds it: devices that store every byte write it as is,
+   * and a verifying MemoryDevice checks an `unchanged` write against it.
+   */
+  readonly whole?: Uint8Array;
+}
+
+export interface PatchWritableDevice extends BlockDevice {
+  writePatched(offsetBytes: number, lengthBytes: number, write: PatchedWrite, kind: IoKind): void;
+}
+
+/** One host write of `lengthBytes` at `offsetBytes` with the content `write` describes. */
+export function writePatched(
+  device: BlockDevice,
+  offsetBytes: number,
+  lengthBytes: number,
+  write: PatchedWrite,
+  kind: IoKind,
+): void {
+  const patchable = device as Partial<PatchWritableDevice>;
+  if (typeof patchable.writePatched === 'function') {
+    patchable.writePatched(offsetBytes, lengthBytes, write, kind);
+    return;
+  }
+  device.write(offsetBytes, materializePatchedWrite(device, offsetBytes, lengthBytes, write), kind);
+}
+
+/** The full bytes of a patched write, for devices that store every byte. */
+export function materializePatchedWrite(
+  device: BlockDevice,
+  offsetBytes: number,
+  lengthBytes: number,
+  write: PatchedWrite,
+): Uint8Array {
+  if (write.whole !== undefined) {
+    if (write.whole.length !== lengthBytes) {
+      throw new Error(`patched write: whole is ${write.whole.length} bytes, op is ${lengthBytes}`);
+    }
+    return write.whole;
+  }
+  if (write.base === 'zero' && write.patches.length === 0) return zeroBytes(lengthBytes);
+  const bytes =
+    write.base === 'zero'
+      ? new Uint8Array(lengthBytes)
+      : // A copy: devices may hand out views of their own storage.
+        device.read(offsetBytes, lengthBytes, 'data').slice();
+  for (const patch of write.patches) bytes.set(patch.bytes, patch.atBytes);
+  return bytes;
+}
