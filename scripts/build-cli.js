@@ -96,9 +96,13 @@ async function buildOnce(esbuild, outDir) {
       throw new Error(`build output ${output} is not directly in ${outDir}`);
     }
   }
+  // Besides the bundled modules: what shapes their compilation (this script, esbuild's reading
+  // of tsconfig.json, package.json's module type).
   const files = [
     ...Object.keys(result.metafile.inputs),
     path.relative(PROJECT_ROOT, new URL(import.meta.url).pathname),
+    'tsconfig.json',
+    'package.json',
   ];
   const inputs = statInputs(PROJECT_ROOT, files);
   if (inputs.some(([, mtimeMs]) => mtimeMs >= startedMs)) return undefined;

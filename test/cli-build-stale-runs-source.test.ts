@@ -89,7 +89,7 @@ describe('a stale CLI build is not run', () => {
     expect(r).toMatchObject({ status: 0, stdout: '0.1.0\n' });
   }, 120_000);
 
-  it('the manifest lists the sources and the dependencies the build bundled', () => {
+  it('the manifest lists the sources, the dependencies the build bundled and its settings', () => {
     copy.build();
     const manifest = JSON.parse(
       fs.readFileSync(path.join(copy.buildDir, MANIFEST_NAME), 'utf8'),
@@ -98,6 +98,7 @@ describe('a stale CLI build is not run', () => {
     expect(inputs).toContain('src/cli/start.ts');
     expect(inputs).toContain('src/formats/qed/check.ts');
     expect(inputs).toContain('scripts/build-cli.js');
+    expect(inputs).toContain('tsconfig.json');
     expect(inputs.some((file) => file.includes('node_modules/yargs/'))).toBe(true);
   }, 120_000);
 });

@@ -1,7 +1,7 @@
 /**
- * A throw-away copy of the project (bin, scripts, src, workloads, package.json; node_modules
- * linked) in which the CLI build can be made, edited and made stale without touching the real
- * sources or the real dist/.
+ * A throw-away copy of the project (bin, scripts, src, workloads, package.json, tsconfig.json;
+ * node_modules linked) in which the CLI build can be made, edited and made stale without
+ * touching the real sources or the real dist/.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -39,7 +39,7 @@ function run(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}):
 
 export function makeProjectCopy(): ProjectCopy {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qedlab-cli-build-'));
-  for (const entry of ['bin', 'scripts', 'src', 'workloads', 'package.json']) {
+  for (const entry of ['bin', 'scripts', 'src', 'workloads', 'package.json', 'tsconfig.json']) {
     fs.cpSync(path.join(REPO, entry), path.join(root, entry), { recursive: true });
   }
   fs.symlinkSync(fs.realpathSync(path.join(REPO, 'node_modules')), path.join(root, 'node_modules'));
