@@ -30,7 +30,7 @@ function rewriteImportMeta(source, file, outDir) {
     .join('/');
   const sourceUrl = `new URL(${JSON.stringify(relative)}, import.meta.url).href`;
   const inDependency = file.split(path.sep).includes('node_modules');
-  const leftover = /import\.meta(?!\.url\b)(?!\.resolve\()(?=\s*[.[])/.exec(source);
+  const leftover = /import\.meta(?!\.url\b|\.resolve\()/.exec(source);
   if (leftover || (!inDependency && source.includes('import.meta.resolve('))) {
     throw new Error(`${file}: this use of import.meta is not supported by the CLI build`);
   }
