@@ -17,7 +17,10 @@ const DEFAULT_PAGE_BYTES = 4096;
 const VERIFY_PATCHED_WRITES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 
 export interface MemoryDeviceOptions {
-  /** Allocation granule; memory use is (pages touched by non-zero writes) × pageBytes. */
+  /**
+   * Allocation granule; memory use is about (pages touched by non-zero writes) × pageBytes, less
+   * for pages whose bytes all lie in one 512-byte sector (see `compactSectors`).
+   */
   pageBytes?: number;
   /**
    * `store` keeps guest data like any other bytes. `drop` keeps only metadata: writes of kind
@@ -26,11 +29,18 @@ export interface MemoryDeviceOptions {
    * metadata, never the guest's bytes.
    */
   dataMode?: 'store' | 'drop';
+  /**
+   * A page whose non-zero bytes all lie in one 512-byte sector is stored in 512 bytes (default
+   * true when pages are larger than a sector). A fresh metadata table with one entry (a qcow2 L2
+   * slice, a QED L2 in a 1 PiB image) then costs a sector, not a page: eight times less memory,
+   * and eight times fewer first touches of fresh memory, which are page faults.
+   */
+  compactSectors?: boolean;
 }
 
 /**
  * Pages live in slabs (one ArrayBuffer holds up to 2,048 pages) and are addressed by a slot number
- * `slab << SLAB_SHIFT | pageInSlab`. One backing store per page would make V8 account and
+ * `slab << shift | pageInSlab`. One backing store per page would make V8 account and
  * collect a million external buffers; slabs and a typed-array hash table keep the heap free of
  * per-page objects, which is what makes millions of writes a second possible.
  *
@@ -39,17 +49,116 @@ export interface MemoryDeviceOptions {
  * then costs far fewer TLB misses and page faults. Once a device has been cloned, its slabs stay
  * at 1 MiB: each clone leaves both sides a partly used slab they may no longer fill.
  */
-const SLAB_SHIFT = 11;
-const SLAB_MASK = (1 << SLAB_SHIFT) - 1;
+const FULL_SLAB_SHIFT = 11;
+const SECTOR_SLAB_SHIFT = 14;
 const MAX_SLAB_BYTES = 1 << 23;
 const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
-/** Slots are non-negative int32s. */
-const MAX_SLABS = 2 ** (31 - SLAB_SHIFT);
-const FIRST_SLAB_PAGES = 4;
+const FIRST_SLAB_UNITS = 4;
+const SECTOR_BYTES = 512;
+const SECTOR_SHIFT = 9;
+/** Copies shorter than this go byte by byte: TypedArray.set costs more than the copy. */
+const SHORT_COPY_BYTES = 64;
+
+/** Fixed-size units in slabs, with a free list and copy-on-write sharing after a clone. */
+class SlotPool {
+  readonly unitBytes: number;
+  readonly shift: number;
+  readonly mask: number;
+  readonly maxSlabs: number;
+  slabs: Uint8Array[] = [];
+  /** Slabs below this index may be shared with a clone: never written in place nor reused. */
+  firstOwnedSlab = 0;
+  /** Units in use by this device (shared ones included). */
+  live = 0;
+  #allocSlab = -1;
+  #allocNext = 0;
+  #allocLimit = 0;
+  #ownSlabCount = 0;
+  #freeSlots: number[] = [];
+  #maxSlabBytes = MAX_SLAB_BYTES;
+
+  constructor(unitBytes: number, shift: number, maxSlabs: number) {
+    this.unitBytes = unitBytes;
+    this.shift = shift;
+    this.mask = (1 << shift) - 1;
+    this.maxSlabs = maxSlabs;
+  }
+
+  /** A unit; zeroed when the caller will not overwrite all of it. */
+  allocate(zeroed: boolean): number {
+    this.live++;
+    const reused = this.#freeSlots.pop();
+    if (reused !== undefined) {
+      if (zeroed) {
+        const start = (reused & this.mask) * this.unitBytes;
+        (this.slabs[reused >>> this.shift] as Uint8Array).fill(0, start, start + this.unitBytes);
+      }
+      return reused;
+    }
+    if (this.#allocNext === this.#allocLimit) {
+      const maxUnits = Math.max(1, Math.min(this.mask + 1, this.#maxSlabBytes / this.unitBytes));
+      const units = Math.min(maxUnits, FIRST_SLAB_UNITS << Math.min(this.#ownSlabCount, 16));
+      if (this.slabs.length >= this.maxSlabs) throw new Error('MemoryDevice: too many slabs');
+      this.#allocSlab = this.slabs.length;
+      this.slabs.push(new Uint8Array(units * this.unitBytes));
+      this.#ownSlabCount++;
+      this.#allocNext = 0;
+      this.#allocLimit = units;
+    }
+    return (this.#allocSlab << this.shift) | this.#allocNext++;
+  }
+
+  release(slot: number): void {
+    this.live--;
+    if (slot >>> this.shift >= this.firstOwnedSlab) this.#freeSlots.push(slot);
+  }
+
+  isShared(slot: number): boolean {
+    return slot >>> this.shift < this.firstOwnedSlab;
+  }
+
+  slab(slot: number): Uint8Array {
+    return this.slabs[slot >>> this.shift] as Uint8Array;
+  }
+
+  start(slot: number): number {
+    return (slot & this.mask) * this.unitBytes;
+  }
+
+  /** A copy sharing every slab; from now on neither side writes into or reuses them. */
+  clone(): SlotPool {
+    const copy = new SlotPool(this.unitBytes, this.shift, this.maxSlabs);
+    copy.slabs = this.slabs.slice();
+    copy.live = this.live;
+    copy.firstOwnedSlab = this.slabs.length;
+    copy.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
+    this.firstOwnedSlab = this.slabs.length;
+    this.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
+    this.#allocSlab = -1;
+    this.#allocNext = 0;
+    this.#allocLimit = 0;
+    this.#freeSlots = [];
+    return copy;
+  }
+}
+
+/** Copies `chunk` into `target` at `at` (short chunks byte by byte). */
+function copyInto(target: Uint8Array, at: number, chunk: Uint8Array): void {
+  const length = chunk.length;
+  if (length < SHORT_COPY_BYTES) {
+    for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
+  } else {
+    target.set(chunk, at);
+  }
+}
 
 /**
  * A sparse in-memory device: pages are allocated on the first non-zero write, so a 1 PiB device
  * costs only what was written. All-zero page writes store nothing (or free the page).
+ *
+ * The page table maps a page index to a full page (a slot >= 0) or, for a page whose bytes lie
+ * in one sector, to a 512-byte unit: `-2 - (unit << sectorShift | sectorInPage)`. A write outside
+ * that sector promotes the page to a full one.
  *
  * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
  * copies a page when it first changes it, so crash exploration can take a clone per state.
@@ -57,15 +166,12 @@ const FIRST_SLAB_PAGES = 4;
 export class MemoryDevice implements PatchWritableDevice {
   readonly pageBytes: number;
   readonly dataMode: 'store' | 'drop';
+  readonly compactSectors: boolean;
   #table = new PageTable();
-  #slabs: Uint8Array[] = [];
-  /** Slabs below this index may be shared with a clone: never written in place nor reused. */
-  #firstOwnedSlab = 0;
-  #allocSlab = -1;
-  #allocNext = 0;
-  #allocLimit = 0;
-  #ownSlabCount = 0;
-  #freeSlots: number[] = [];
+  #full: SlotPool;
+  #sectors: SlotPool;
+  /** log2(sectors per page). */
+  readonly #sectorShift: number;
   #sizeBytes = 0;
   /**
    * No page at or past this offset has ever been stored: a clear (dropped data write, zero range)
@@ -73,7 +179,6 @@ export class MemoryDevice implements PatchWritableDevice {
    * so in drop mode most data writes cost no page lookups at all.
    */
   #storedEndBytes = 0;
-  #maxSlabBytes = MAX_SLAB_BYTES;
 
   constructor(options: MemoryDeviceOptions = {}) {
     this.pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES;
@@ -81,6 +186,15 @@ export class MemoryDevice implements PatchWritableDevice {
       throw new Error(`page size must be a power of two, got ${this.pageBytes}`);
     }
     this.dataMode = options.dataMode ?? 'store';
+    this.compactSectors = (options.compactSectors ?? true) && this.pageBytes > SECTOR_BYTES;
+    this.#sectorShift = this.compactSectors ? Math.log2(this.pageBytes / SECTOR_BYTES) : 0;
+    this.#full = new SlotPool(this.pageBytes, FULL_SLAB_SHIFT, 2 ** (31 - FULL_SLAB_SHIFT));
+    // Codes -2 - (unit << sectorShift | sector) must stay int32s.
+    this.#sectors = new SlotPool(
+      SECTOR_BYTES,
+      SECTOR_SLAB_SHIFT,
+      2 ** Math.max(0, 30 - SECTOR_SLAB_SHIFT - this.#sectorShift),
+    );
   }
 
   size(): number {
@@ -89,10 +203,10 @@ export class MemoryDevice implements PatchWritableDevice {
 
   /** Bytes of page memory held by live pages (the device's memory cost, excluding the index). */
   storedBytes(): number {
-    return this.#table.size * this.pageBytes;
+    return this.#full.live * this.pageBytes + this.#sectors.live * SECTOR_BYTES;
   }
 
-  /** Number of pages holding data. */
+  /** Number of pages holding data (full or compact). */
   storedPages(): number {
     return this.#table.size;
   }
@@ -108,7 +222,7 @@ export class MemoryDevice implements PatchWritableDevice {
   }
 
   /** Copies the bytes at `offsetBytes` into `out` (zeros where nothing was written). */
-  readInto(offsetBytes: number, out: Uint8Array): void {
+  readInto(offsetBytes: number, out: Uint8Array, _kind?: IoKind): void {
     const pageBytes = this.pageBytes;
     const length = out.length;
     let done = 0;
@@ -117,15 +231,29 @@ export class MemoryDevice implements PatchWritableDevice {
       const pageIndex = Math.floor(pos / pageBytes);
       const inPage = pos - pageIndex * pageBytes;
       const n = Math.min(pageBytes - inPage, length - done);
-      const slot = this.#table.get(pageIndex);
-      if (slot >= 0) {
-        const start = (slot & SLAB_MASK) * pageBytes + inPage;
-        out.set((this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).subarray(start, start + n), done);
-      } else {
+      const code = this.#table.get(pageIndex);
+      if (code >= 0) {
+        const start = this.#full.start(code) + inPage;
+        out.set(this.#full.slab(code).subarray(start, start + n), done);
+      } else if (code === EMPTY_VALUE) {
         out.fill(0, done, done + n);
+      } else {
+        this.#readSector(code, inPage, out, done, n);
       }
       done += n;
     }
+  }
+
+  /** `n` bytes from `inPage` of a compact page into `out` at `at`. */
+  #readSector(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
+    const unit = (-2 - code) >>> this.#sectorShift;
+    const sectorStart = ((-2 - code) & ((1 << this.#sectorShift) - 1)) << SECTOR_SHIFT;
+    out.fill(0, at, at + n);
+    const from = Math.max(inPage, sectorStart);
+    const to = Math.min(inPage + n, sectorStart + SECTOR_BYTES);
+    if (from >= to) return;
+    const base = this.#sectors.start(unit) - sectorStart;
+    out.set(this.#sectors.slab(unit).subarray(base + from, base + to), at + from - inPage);
   }
 
   write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
@@ -216,20 +344,16 @@ export class MemoryDevice implements PatchWritableDevice {
    * copied until one side changes a page.
    */
   clone(): MemoryDevice {
-    const copy = new MemoryDevice({ pageBytes: this.pageBytes, dataMode: this.dataMode });
+    const copy = new MemoryDevice({
+      pageBytes: this.pageBytes,
+      dataMode: this.dataMode,
+      compactSectors: this.compactSectors,
+    });
     copy.#table = this.#table.clone();
-    copy.#slabs = this.#slabs.slice();
+    copy.#full = this.#full.clone();
+    copy.#sectors = this.#sectors.clone();
     copy.#sizeBytes = this.#sizeBytes;
     copy.#storedEndBytes = this.#storedEndBytes;
-    copy.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
-    this.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
-    copy.#firstOwnedSlab = this.#slabs.length;
-    // From now on neither side may write into, or reuse a slot of, the slabs they share.
-    this.#firstOwnedSlab = this.#slabs.length;
-    this.#allocSlab = -1;
-    this.#allocNext = 0;
-    this.#allocLimit = 0;
-    this.#freeSlots = [];
     return copy;
   }
 
@@ -246,65 +370,122 @@ export class MemoryDevice implements PatchWritableDevice {
 
   #writeInPage(pageIndex: number, inPage: number, chunk: Uint8Array, knownZero: boolean): void {
     const pageBytes = this.pageBytes;
-    let slot = this.#table.get(pageIndex);
-    const full = chunk.length === pageBytes;
-    if (slot < 0) {
+    const code = this.#table.get(pageIndex);
+    const length = chunk.length;
+    const full = length === pageBytes;
+    if (code === EMPTY_VALUE) {
       if (knownZero || isAllZero(chunk)) return;
-      slot = this.#allocate(!full);
-      this.#table.set(pageIndex, slot);
       const pageEnd = (pageIndex + 1) * pageBytes;
       if (pageEnd > this.#storedEndBytes) this.#storedEndBytes = pageEnd;
-    } else if (full && (knownZero || isAllZero(chunk))) {
-      this.#table.delete(pageIndex);
-      this.#release(slot);
-      return;
-    } else if (slot >>> SLAB_SHIFT < this.#firstOwnedSlab) {
-      slot = this.#unshare(pageIndex, slot, !full);
-    }
-    (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).set(
-      chunk,
-      (slot & SLAB_MASK) * pageBytes + inPage,
-    );
-  }
-
-  /** A slot for a new page; zeroed when the caller will not overwrite all of it. */
-  #allocate(zeroed: boolean): number {
-    const reused = this.#freeSlots.pop();
-    if (reused !== undefined) {
-      if (zeroed) {
-        const start = (reused & SLAB_MASK) * this.pageBytes;
-        (this.#slabs[reused >>> SLAB_SHIFT] as Uint8Array).fill(0, start, start + this.pageBytes);
+      const sector = inPage >>> SECTOR_SHIFT;
+      if (this.compactSectors && !full && sector === (inPage + length - 1) >>> SECTOR_SHIFT) {
+        const unit = this.#sectors.allocate(length !== SECTOR_BYTES);
+        this.#table.set(pageIndex, -2 - ((unit << this.#sectorShift) | sector));
+        copyInto(
+          this.#sectors.slab(unit),
+          this.#sectors.start(unit) + inPage - (sector << SECTOR_SHIFT),
+          chunk,
+        );
+        return;
       }
-      return reused;
+      const slot = this.#full.allocate(!full);
+      this.#table.set(pageIndex, slot);
+      copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
+      return;
     }
-    if (this.#allocNext === this.#allocLimit) {
-      const maxPages = Math.max(1, Math.min(SLAB_MASK + 1, this.#maxSlabBytes / this.pageBytes));
-      const pages = Math.min(maxPages, FIRST_SLAB_PAGES << Math.min(this.#ownSlabCount, 16));
-      if (this.#slabs.length >= MAX_SLABS) throw new Error('MemoryDevice: too many slabs');
-      this.#allocSlab = this.#slabs.length;
-      this.#slabs.push(new Uint8Array(pages * this.pageBytes));
-      this.#ownSlabCount++;
-      this.#allocNext = 0;
-      this.#allocLimit = pages;
+    if (code >= 0) {
+      let slot = code;
+      if (full && (knownZero || isAllZero(chunk))) {
+        this.#table.delete(pageIndex);
+        this.#full.release(slot);
+        return;
+      }
+      if (this.#full.isShared(slot)) slot = this.#unshareFull(pageIndex, slot, !full);
+      copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
+      return;
     }
-    return (this.#allocSlab << SLAB_SHIFT) | this.#allocNext++;
+    this.#writeInSector(pageIndex, code, inPage, chunk, knownZero);
   }
 
-  #release(slot: number): void {
-    if (slot >>> SLAB_SHIFT >= this.#firstOwnedSlab) this.#freeSlots.push(slot);
+  /** A write into a compact page: in place within its sector, else the page becomes full. */
+  #writeInSector(
+    pageIndex: number,
+    code: number,
+    inPage: number,
+    chunk: Uint8Array,
+    knownZero: boolean,
+  ): void {
+    const length = chunk.length;
+    let unit = (-2 - code) >>> this.#sectorShift;
+    const sector = (-2 - code) & ((1 << this.#sectorShift) - 1);
+    const sectorStart = sector << SECTOR_SHIFT;
+    if (length === this.pageBytes) {
+      this.#sectors.release(unit);
+      if (knownZero || isAllZero(chunk)) {
+        this.#table.delete(pageIndex);
+        return;
+      }
+      const slot = this.#full.allocate(false);
+      this.#table.set(pageIndex, slot);
+      copyInto(this.#full.slab(slot), this.#full.start(slot), chunk);
+      return;
+    }
+    if (inPage >= sectorStart && inPage + length <= sectorStart + SECTOR_BYTES) {
+      if (this.#sectors.isShared(unit)) {
+        const own = this.#sectors.allocate(false);
+        const from = this.#sectors.start(unit);
+        this.#sectors
+          .slab(own)
+          .set(
+            this.#sectors.slab(unit).subarray(from, from + SECTOR_BYTES),
+            this.#sectors.start(own),
+          );
+        this.#sectors.release(unit);
+        unit = own;
+        this.#table.set(pageIndex, -2 - ((unit << this.#sectorShift) | sector));
+      }
+      copyInto(this.#sectors.slab(unit), this.#sectors.start(unit) + inPage - sectorStart, chunk);
+      return;
+    }
+    // Zeros outside the sector change nothing: those bytes read as zeros already.
+    if (
+      (knownZero || isAllZero(chunk)) &&
+      (inPage >= sectorStart + SECTOR_BYTES || inPage + length <= sectorStart)
+    ) {
+      return;
+    }
+    const slot = this.#promote(pageIndex, unit, sectorStart);
+    copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
+  }
+
+  /** Moves a compact page's sector into a (zeroed) full page; returns the full slot. */
+  #promote(pageIndex: number, unit: number, sectorStart: number): number {
+    const slot = this.#full.allocate(true);
+    const from = this.#sectors.start(unit);
+    this.#full
+      .slab(slot)
+      .set(
+        this.#sectors.slab(unit).subarray(from, from + SECTOR_BYTES),
+        this.#full.start(slot) + sectorStart,
+      );
+    this.#sectors.release(unit);
+    this.#table.set(pageIndex, slot);
+    return slot;
   }
 
   /** Moves a shared page to a slot of our own (copying its bytes unless they will be overwritten). */
-  #unshare(pageIndex: number, sharedSlot: number, copyBytes: boolean): number {
-    const slot = this.#allocate(false);
+  #unshareFull(pageIndex: number, sharedSlot: number, copyBytes: boolean): number {
+    const slot = this.#full.allocate(false);
     if (copyBytes) {
-      const pageBytes = this.pageBytes;
-      const from = (sharedSlot & SLAB_MASK) * pageBytes;
-      (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).set(
-        (this.#slabs[sharedSlot >>> SLAB_SHIFT] as Uint8Array).subarray(from, from + pageBytes),
-        (slot & SLAB_MASK) * pageBytes,
-      );
+      const from = this.#full.start(sharedSlot);
+      this.#full
+        .slab(slot)
+        .set(
+          this.#full.slab(sharedSlot).subarray(from, from + this.pageBytes),
+          this.#full.start(slot),
+        );
     }
+    this.#full.release(sharedSlot);
     this.#table.set(pageIndex, slot);
     return slot;
   }
@@ -330,20 +511,46 @@ export class MemoryDevice implements PatchWritableDevice {
   }
 
   #clearInPage(index: number, startBytes: number, endBytes: number): void {
-    let slot = this.#table.get(index);
-    if (slot < 0) return;
+    const code = this.#table.get(index);
+    if (code === EMPTY_VALUE) return;
     const pageBytes = this.pageBytes;
     const pageStart = index * pageBytes;
     const from = Math.max(startBytes, pageStart) - pageStart;
     const to = Math.min(endBytes, pageStart + pageBytes) - pageStart;
-    if (from === 0 && to === pageBytes) {
-      this.#table.delete(index);
-      this.#release(slot);
+    if (code >= 0) {
+      if (from === 0 && to === pageBytes) {
+        this.#table.delete(index);
+        this.#full.release(code);
+        return;
+      }
+      const slot = this.#full.isShared(code) ? this.#unshareFull(index, code, true) : code;
+      const base = this.#full.start(slot);
+      this.#full.slab(slot).fill(0, base + from, base + to);
       return;
     }
-    if (slot >>> SLAB_SHIFT < this.#firstOwnedSlab) slot = this.#unshare(index, slot, true);
-    const base = (slot & SLAB_MASK) * pageBytes;
-    (this.#slabs[slot >>> SLAB_SHIFT] as Uint8Array).fill(0, base + from, base + to);
+    let unit = (-2 - code) >>> this.#sectorShift;
+    const sector = (-2 - code) & ((1 << this.#sectorShift) - 1);
+    const sectorStart = sector << SECTOR_SHIFT;
+    const a = Math.max(from, sectorStart);
+    const b = Math.min(to, sectorStart + SECTOR_BYTES);
+    if (a >= b) return;
+    if (a === sectorStart && b === sectorStart + SECTOR_BYTES) {
+      this.#table.delete(index);
+      this.#sectors.release(unit);
+      return;
+    }
+    if (this.#sectors.isShared(unit)) {
+      const own = this.#sectors.allocate(false);
+      const src = this.#sectors.start(unit);
+      this.#sectors
+        .slab(own)
+        .set(this.#sectors.slab(unit).subarray(src, src + SECTOR_BYTES), this.#sectors.start(own));
+      this.#sectors.release(unit);
+      unit = own;
+      this.#table.set(index, -2 - ((unit << this.#sectorShift) | sector));
+    }
+    const base = this.#sectors.start(unit) - sectorStart;
+    this.#sectors.slab(unit).fill(0, base + a, base + b);
   }
 }
 
@@ -370,6 +577,8 @@ function isAllZero(bytes: Uint8Array): boolean {
 }
 
 const EMPTY_KEY = -1;
+/** PageTable.get of a missing key. */
+const EMPTY_VALUE = -1;
 
 /**
  * Open-addressing hash table (linear probing, backward-shift deletion) from page index to slot,

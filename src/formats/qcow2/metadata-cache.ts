@@ -1,4 +1,5 @@
 import { type BlockDevice, type IoKind, writePatched } from '../../device/types.ts';
+import { OffsetIndex } from './offset-index.ts';
 
 interface ReadsInto {
   readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
@@ -37,11 +38,17 @@ export class MetadataCache {
   readonly #dirtyTo: Int32Array;
   /** 1: the device holds nothing of this table yet (zeroTable); write it on a zero base. */
   readonly #zeroBase: Uint8Array;
+  /** Every non-zero byte of the slot's buffer lies in [#nonZeroFrom, #nonZeroTo): zeroTable clears only that. */
+  readonly #nonZeroFrom: Int32Array;
+  readonly #nonZeroTo: Int32Array;
+  /** Slots made dirty since the last flushToOs (may repeat, or be clean again by now). */
+  #dirtyList: Int32Array;
+  #dirtyListLength = 0;
   readonly #readsInto: boolean;
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
-  readonly #bySlotOffset = new Map<number, number>();
+  readonly #bySlotOffset: OffsetIndex;
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
   readonly #emptyBits: Uint32Array;
   /** Doubly linked LRU list of used slots, oldest release first. */
@@ -62,6 +69,10 @@ export class MetadataCache {
     this.#dirtyFrom = new Int32Array(size).fill(tableBytes);
     this.#dirtyTo = new Int32Array(size);
     this.#zeroBase = new Uint8Array(size);
+    this.#nonZeroFrom = new Int32Array(size);
+    this.#nonZeroTo = new Int32Array(size);
+    this.#dirtyList = new Int32Array(Math.max(16, size * 2));
+    this.#bySlotOffset = new OffsetIndex(size);
     this.#readsInto = typeof (device as Partial<ReadsInto>).readInto === 'function';
     this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
     this.#emptyCount = size;
@@ -80,7 +91,7 @@ export class MetadataCache {
 
   /** Slot holding `offset`, or -1 (qcow2_cache_is_table_offset). */
   lookup(offset: number): number {
-    return this.#bySlotOffset.get(offset) ?? -1;
+    return this.#bySlotOffset.get(offset);
   }
 
   get(offset: number): number {
@@ -110,15 +121,37 @@ export class MetadataCache {
     if (fromBytes < toBytes) {
       if (fromBytes < (this.#dirtyFrom[slot] as number)) this.#dirtyFrom[slot] = fromBytes;
       if (toBytes > (this.#dirtyTo[slot] as number)) this.#dirtyTo[slot] = toBytes;
+      if (fromBytes < (this.#nonZeroFrom[slot] as number)) this.#nonZeroFrom[slot] = fromBytes;
+      if (toBytes > (this.#nonZeroTo[slot] as number)) this.#nonZeroTo[slot] = toBytes;
     }
     if (this.#dirty[slot]) return;
     this.#dirty[slot] = 1;
     this.#dirtyCount++;
+    if (this.#dirtyListLength === this.#dirtyList.length) this.#compactDirtyList();
+    this.#dirtyList[this.#dirtyListLength++] = slot;
+  }
+
+  /** Keeps one entry per slot that is dirty now (slots written back by eviction drop out). */
+  #compactDirtyList(): void {
+    const list = this.#dirtyList;
+    const seen = new Uint8Array(this.size);
+    let kept = 0;
+    for (let i = 0; i < this.#dirtyListLength; i++) {
+      const slot = list[i] as number;
+      if (!this.#dirty[slot] || seen[slot]) continue;
+      seen[slot] = 1;
+      list[kept++] = slot;
+    }
+    this.#dirtyListLength = kept;
   }
 
   /** Fills the table with zeros and marks it dirty: its write-back is a zero base plus changes. */
   zeroTable(slot: number): void {
-    (this.#tables[slot] as Uint8Array).fill(0);
+    const from = this.#nonZeroFrom[slot] as number;
+    const to = this.#nonZeroTo[slot] as number;
+    if (from < to) (this.#tables[slot] as Uint8Array).fill(0, from, to);
+    this.#nonZeroFrom[slot] = this.tableBytes;
+    this.#nonZeroTo[slot] = 0;
     this.#zeroBase[slot] = 1;
     this.#dirtyFrom[slot] = this.tableBytes;
     this.#dirtyTo[slot] = 0;
@@ -148,13 +181,22 @@ export class MetadataCache {
 
   /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
   flushToOs(): void {
-    if (this.#dirtyCount === 0) return;
+    if (this.#dirtyCount === 0) {
+      this.#dirtyListLength = 0;
+      return;
+    }
     // The slots dirty now, in slot order (writing them back dirties nothing new).
-    const dirty = this.#dirty;
-    for (let slot = 0, left = this.#dirtyCount; slot < this.size && left > 0; slot++) {
-      if (dirty[slot] === 0) continue;
-      left--;
+    const listed = this.#dirtyList.subarray(0, this.#dirtyListLength).sort();
+    this.#dirtyListLength = 0;
+    let previous = -1;
+    for (let i = 0; i < listed.length; i++) {
+      const slot = listed[i] as number;
+      if (slot === previous) continue;
+      previous = slot;
+      if (this.#dirty[slot] === 0) continue;
       this.entryFlush(slot);
+      // A slot entryFlush leaves dirty (no offset) stays listed for the next flush.
+      if (this.#dirty[slot]) this.#dirtyList[this.#dirtyListLength++] = slot;
     }
   }
 
@@ -222,7 +264,7 @@ export class MetadataCache {
 
   #get(offset: number, readFromDisk: boolean): number {
     let slot = this.#bySlotOffset.get(offset);
-    if (slot === undefined) {
+    if (slot < 0) {
       const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
       slot = this.#victim(lookupIndex);
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
@@ -240,6 +282,8 @@ export class MetadataCache {
           (this.#device as BlockDevice & ReadsInto).readInto(offset, table, this.kind);
         else table.set(this.#device.read(offset, this.tableBytes, this.kind));
         this.#clean(slot);
+        this.#nonZeroFrom[slot] = 0;
+        this.#nonZeroTo[slot] = this.tableBytes;
       } else {
         // Until the caller fills it (zeroTable, or a copy it marks dirty), the device holds
         // nothing the slot can vouch for.
