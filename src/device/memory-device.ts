@@ -19,7 +19,7 @@ const VERIFY_PATCHED_WRITES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 export interface MemoryDeviceOptions {
   /**
    * Allocation granule; memory use is about (pages touched by non-zero writes) × pageBytes, less
-   * for pages whose bytes all lie in one 512-byte sector (see `compactSectors`).
+   * for pages whose non-zero bytes all lie in one small block (see `compactBytes`).
    */
   pageBytes?: number;
   /**
@@ -30,12 +30,14 @@ export interface MemoryDeviceOptions {
    */
   dataMode?: 'store' | 'drop';
   /**
-   * A page whose non-zero bytes all lie in one 512-byte sector is stored in 512 bytes (default
-   * true when pages are larger than a sector). A fresh metadata table with one entry (a qcow2 L2
-   * slice, a QED L2 in a 1 PiB image) then costs a sector, not a page: eight times less memory,
-   * and eight times fewer first touches of fresh memory, which are page faults.
+   * A page whose non-zero bytes all lie in one aligned block of this many bytes is stored in that
+   * block alone (default 64; 0, or a size not below pageBytes, turns it off). A fresh metadata
+   * table holding one entry (a qcow2 L2 slice, a QED L2 of a 1 PiB image) then costs 64 bytes,
+   * not a 4 KiB page: less memory, and far fewer first touches of fresh memory, which are page
+   * faults (10-40 µs each on a VM). A write of non-zero bytes elsewhere in the page makes it a
+   * full page.
    */
-  compactSectors?: boolean;
+  compactBytes?: number;
 }
 
 /**
@@ -50,12 +52,12 @@ export interface MemoryDeviceOptions {
  * at 1 MiB: each clone leaves both sides a partly used slab they may no longer fill.
  */
 const FULL_SLAB_SHIFT = 11;
-const SECTOR_SLAB_SHIFT = 14;
+/** Compact blocks per slab: 2^COMPACT_SLAB_SHIFT (8 MiB of 64-byte blocks, or less). */
+const COMPACT_SLAB_SHIFT = 17;
+const DEFAULT_COMPACT_BYTES = 64;
 const MAX_SLAB_BYTES = 1 << 23;
 const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
 const FIRST_SLAB_UNITS = 4;
-const SECTOR_BYTES = 512;
-const SECTOR_SHIFT = 9;
 /** Copies shorter than this go byte by byte: TypedArray.set costs more than the copy. */
 const SHORT_COPY_BYTES = 64;
 
@@ -156,9 +158,10 @@ function copyInto(target: Uint8Array, at: number, chunk: Uint8Array): void {
  * A sparse in-memory device: pages are allocated on the first non-zero write, so a 1 PiB device
  * costs only what was written. All-zero page writes store nothing (or free the page).
  *
- * The page table maps a page index to a full page (a slot >= 0) or, for a page whose bytes lie
- * in one sector, to a 512-byte unit: `-2 - (unit << sectorShift | sectorInPage)`. A write outside
- * that sector promotes the page to a full one.
+ * The page table maps a page index to a full page (a slot >= 0) or, for a page whose non-zero
+ * bytes lie in one block, to a compact block: `-2 - (block << blocksPerPageShift | blockInPage)`.
+ * Zeros around the block need no storing (they read as zeros); non-zero bytes outside it
+ * promote the page to a full one.
  *
  * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
  * copies a page when it first changes it, so crash exploration can take a clone per state.
@@ -166,12 +169,15 @@ function copyInto(target: Uint8Array, at: number, chunk: Uint8Array): void {
 export class MemoryDevice implements PatchWritableDevice {
   readonly pageBytes: number;
   readonly dataMode: 'store' | 'drop';
-  readonly compactSectors: boolean;
+  /** Size of a compact block; 0 when pages are never compact. */
+  readonly compactBytes: number;
   #table = new PageTable();
   #full: SlotPool;
-  #sectors: SlotPool;
-  /** log2(sectors per page). */
-  readonly #sectorShift: number;
+  #blocks: SlotPool;
+  /** log2(compactBytes). */
+  readonly #blockShift: number;
+  /** log2(compact blocks per page). */
+  readonly #blocksPerPageShift: number;
   #sizeBytes = 0;
   /**
    * No page at or past this offset has ever been stored: a clear (dropped data write, zero range)
@@ -186,14 +192,21 @@ export class MemoryDevice implements PatchWritableDevice {
       throw new Error(`page size must be a power of two, got ${this.pageBytes}`);
     }
     this.dataMode = options.dataMode ?? 'store';
-    this.compactSectors = (options.compactSectors ?? true) && this.pageBytes > SECTOR_BYTES;
-    this.#sectorShift = this.compactSectors ? Math.log2(this.pageBytes / SECTOR_BYTES) : 0;
+    const compactBytes = options.compactBytes ?? DEFAULT_COMPACT_BYTES;
+    if (compactBytes < 0 || (compactBytes & (compactBytes - 1)) !== 0) {
+      throw new Error(`compact block size must be 0 or a power of two, got ${compactBytes}`);
+    }
+    this.compactBytes = compactBytes > 0 && compactBytes < this.pageBytes ? compactBytes : 0;
+    this.#blockShift = this.compactBytes > 0 ? Math.log2(this.compactBytes) : 0;
+    this.#blocksPerPageShift =
+      this.compactBytes > 0 ? Math.log2(this.pageBytes / this.compactBytes) : 0;
     this.#full = new SlotPool(this.pageBytes, FULL_SLAB_SHIFT, 2 ** (31 - FULL_SLAB_SHIFT));
-    // Codes -2 - (unit << sectorShift | sector) must stay int32s.
-    this.#sectors = new SlotPool(
-      SECTOR_BYTES,
-      SECTOR_SLAB_SHIFT,
-      2 ** Math.max(0, 30 - SECTOR_SLAB_SHIFT - this.#sectorShift),
+    // Codes -2 - (block << blocksPerPageShift | blockInPage) must stay int32s.
+    const blockSlabShift = Math.min(COMPACT_SLAB_SHIFT, 23 - this.#blockShift);
+    this.#blocks = new SlotPool(
+      Math.max(1, this.compactBytes),
+      blockSlabShift,
+      2 ** Math.max(0, 30 - blockSlabShift - this.#blocksPerPageShift),
     );
   }
 
@@ -203,7 +216,7 @@ export class MemoryDevice implements PatchWritableDevice {
 
   /** Bytes of page memory held by live pages (the device's memory cost, excluding the index). */
   storedBytes(): number {
-    return this.#full.live * this.pageBytes + this.#sectors.live * SECTOR_BYTES;
+    return this.#full.live * this.pageBytes + this.#blocks.live * this.compactBytes;
   }
 
   /** Number of pages holding data (full or compact). */
@@ -238,22 +251,24 @@ export class MemoryDevice implements PatchWritableDevice {
       } else if (code === EMPTY_VALUE) {
         out.fill(0, done, done + n);
       } else {
-        this.#readSector(code, inPage, out, done, n);
+        this.#readCompact(code, inPage, out, done, n);
       }
       done += n;
     }
   }
 
   /** `n` bytes from `inPage` of a compact page into `out` at `at`. */
-  #readSector(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
-    const unit = (-2 - code) >>> this.#sectorShift;
-    const sectorStart = ((-2 - code) & ((1 << this.#sectorShift) - 1)) << SECTOR_SHIFT;
+  #readCompact(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
+    const block = (-2 - code) >>> this.#blocksPerPageShift;
+    const blockStart = ((-2 - code) & ((1 << this.#blocksPerPageShift) - 1)) << this.#blockShift;
     out.fill(0, at, at + n);
-    const from = Math.max(inPage, sectorStart);
-    const to = Math.min(inPage + n, sectorStart + SECTOR_BYTES);
+    const from = Math.max(inPage, blockStart);
+    const to = Math.min(inPage + n, blockStart + this.compactBytes);
     if (from >= to) return;
-    const base = this.#sectors.start(unit) - sectorStart;
-    out.set(this.#sectors.slab(unit).subarray(base + from, base + to), at + from - inPage);
+    const base = this.#blocks.start(block) - blockStart;
+    const slab = this.#blocks.slab(block);
+    const shift = at - inPage;
+    for (let i = from; i < to; i++) out[i + shift] = slab[base + i] as number;
   }
 
   write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
@@ -265,7 +280,8 @@ export class MemoryDevice implements PatchWritableDevice {
       this.#clearRange(offsetBytes, end);
       return;
     }
-    const knownZero = isZeroBufferView(data);
+    // (Arrays of up to 64 bytes live on V8's heap: asking for their buffer would move them.)
+    const knownZero = length > 64 && isZeroBufferView(data);
     const pageBytes = this.pageBytes;
     let done = 0;
     while (done < length) {
@@ -347,11 +363,11 @@ export class MemoryDevice implements PatchWritableDevice {
     const copy = new MemoryDevice({
       pageBytes: this.pageBytes,
       dataMode: this.dataMode,
-      compactSectors: this.compactSectors,
+      compactBytes: this.compactBytes,
     });
     copy.#table = this.#table.clone();
     copy.#full = this.#full.clone();
-    copy.#sectors = this.#sectors.clone();
+    copy.#blocks = this.#blocks.clone();
     copy.#sizeBytes = this.#sizeBytes;
     copy.#storedEndBytes = this.#storedEndBytes;
     return copy;
@@ -374,20 +390,23 @@ export class MemoryDevice implements PatchWritableDevice {
     const length = chunk.length;
     const full = length === pageBytes;
     if (code === EMPTY_VALUE) {
-      if (knownZero || isAllZero(chunk)) return;
-      const pageEnd = (pageIndex + 1) * pageBytes;
-      if (pageEnd > this.#storedEndBytes) this.#storedEndBytes = pageEnd;
-      const sector = inPage >>> SECTOR_SHIFT;
-      if (this.compactSectors && !full && sector === (inPage + length - 1) >>> SECTOR_SHIFT) {
-        const unit = this.#sectors.allocate(length !== SECTOR_BYTES);
-        this.#table.set(pageIndex, -2 - ((unit << this.#sectorShift) | sector));
-        copyInto(
-          this.#sectors.slab(unit),
-          this.#sectors.start(unit) + inPage - (sector << SECTOR_SHIFT),
-          chunk,
-        );
+      if (knownZero) return;
+      let first = 0;
+      if (this.compactBytes > 0) {
+        // Only the non-zero bytes need a home: one block when they fit in one.
+        first = firstNonZero(chunk);
+        if (first < 0) return;
+        const last = lastNonZero(chunk);
+        const block = (inPage + first) >>> this.#blockShift;
+        if (block === (inPage + last) >>> this.#blockShift) {
+          this.#noteStored(pageIndex);
+          this.#writeNewBlock(pageIndex, block, inPage, chunk);
+          return;
+        }
+      } else if (isAllZero(chunk)) {
         return;
       }
+      this.#noteStored(pageIndex);
       const slot = this.#full.allocate(!full);
       this.#table.set(pageIndex, slot);
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
@@ -404,11 +423,34 @@ export class MemoryDevice implements PatchWritableDevice {
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
       return;
     }
-    this.#writeInSector(pageIndex, code, inPage, chunk, knownZero);
+    this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
   }
 
-  /** A write into a compact page: in place within its sector, else the page becomes full. */
-  #writeInSector(
+  #noteStored(pageIndex: number): void {
+    const pageEnd = (pageIndex + 1) * this.pageBytes;
+    if (pageEnd > this.#storedEndBytes) this.#storedEndBytes = pageEnd;
+  }
+
+  /** A new compact page holding the bytes of `chunk` (at `inPage`) that fall in `blockInPage`. */
+  #writeNewBlock(pageIndex: number, blockInPage: number, inPage: number, chunk: Uint8Array): void {
+    const blockStart = blockInPage << this.#blockShift;
+    const from = Math.max(inPage, blockStart);
+    const to = Math.min(inPage + chunk.length, blockStart + this.compactBytes);
+    const block = this.#blocks.allocate(
+      from !== blockStart || to !== blockStart + this.compactBytes,
+    );
+    this.#table.set(pageIndex, -2 - ((block << this.#blocksPerPageShift) | blockInPage));
+    const slab = this.#blocks.slab(block);
+    const target = this.#blocks.start(block) - blockStart;
+    const shift = inPage;
+    for (let i = from; i < to; i++) slab[target + i] = chunk[i - shift] as number;
+  }
+
+  /**
+   * A write into a compact page: the bytes that fall in its block are written there; zeros
+   * outside it change nothing; any other byte outside it makes the page full.
+   */
+  #writeInCompact(
     pageIndex: number,
     code: number,
     inPage: number,
@@ -416,59 +458,62 @@ export class MemoryDevice implements PatchWritableDevice {
     knownZero: boolean,
   ): void {
     const length = chunk.length;
-    let unit = (-2 - code) >>> this.#sectorShift;
-    const sector = (-2 - code) & ((1 << this.#sectorShift) - 1);
-    const sectorStart = sector << SECTOR_SHIFT;
-    if (length === this.pageBytes) {
-      this.#sectors.release(unit);
-      if (knownZero || isAllZero(chunk)) {
-        this.#table.delete(pageIndex);
-        return;
-      }
-      const slot = this.#full.allocate(false);
-      this.#table.set(pageIndex, slot);
-      copyInto(this.#full.slab(slot), this.#full.start(slot), chunk);
+    let block = (-2 - code) >>> this.#blocksPerPageShift;
+    const blockInPage = (-2 - code) & ((1 << this.#blocksPerPageShift) - 1);
+    const blockStart = blockInPage << this.#blockShift;
+    const blockEnd = blockStart + this.compactBytes;
+    const from = Math.max(inPage, blockStart);
+    const to = Math.min(inPage + length, blockEnd);
+    let outsideZero = knownZero;
+    if (!outsideZero) {
+      const first = firstNonZero(chunk);
+      outsideZero =
+        first < 0 || (inPage + first >= blockStart && inPage + lastNonZero(chunk) < blockEnd);
+    }
+    if (!outsideZero) {
+      const slot = this.#promote(pageIndex, block, blockStart);
+      copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
       return;
     }
-    if (inPage >= sectorStart && inPage + length <= sectorStart + SECTOR_BYTES) {
-      if (this.#sectors.isShared(unit)) {
-        const own = this.#sectors.allocate(false);
-        const from = this.#sectors.start(unit);
-        this.#sectors
-          .slab(own)
-          .set(
-            this.#sectors.slab(unit).subarray(from, from + SECTOR_BYTES),
-            this.#sectors.start(own),
-          );
-        this.#sectors.release(unit);
-        unit = own;
-        this.#table.set(pageIndex, -2 - ((unit << this.#sectorShift) | sector));
-      }
-      copyInto(this.#sectors.slab(unit), this.#sectors.start(unit) + inPage - sectorStart, chunk);
+    if (from >= to) return;
+    if (from === blockStart && to === blockEnd && (knownZero || firstNonZero(chunk) < 0)) {
+      // The block's bytes become zeros, like everything around them: the page is gone.
+      this.#table.delete(pageIndex);
+      this.#blocks.release(block);
       return;
     }
-    // Zeros outside the sector change nothing: those bytes read as zeros already.
-    if (
-      (knownZero || isAllZero(chunk)) &&
-      (inPage >= sectorStart + SECTOR_BYTES || inPage + length <= sectorStart)
-    ) {
-      return;
-    }
-    const slot = this.#promote(pageIndex, unit, sectorStart);
-    copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
+    if (this.#blocks.isShared(block)) block = this.#unshareBlock(pageIndex, block, blockInPage);
+    const slab = this.#blocks.slab(block);
+    const target = this.#blocks.start(block) - blockStart;
+    for (let i = from; i < to; i++) slab[target + i] = chunk[i - inPage] as number;
   }
 
-  /** Moves a compact page's sector into a (zeroed) full page; returns the full slot. */
-  #promote(pageIndex: number, unit: number, sectorStart: number): number {
+  /** A block of our own with the shared block's bytes. */
+  #unshareBlock(pageIndex: number, shared: number, blockInPage: number): number {
+    const own = this.#blocks.allocate(false);
+    const from = this.#blocks.start(shared);
+    this.#blocks
+      .slab(own)
+      .set(
+        this.#blocks.slab(shared).subarray(from, from + this.compactBytes),
+        this.#blocks.start(own),
+      );
+    this.#blocks.release(shared);
+    this.#table.set(pageIndex, -2 - ((own << this.#blocksPerPageShift) | blockInPage));
+    return own;
+  }
+
+  /** Moves a compact page's block into a (zeroed) full page; returns the full slot. */
+  #promote(pageIndex: number, block: number, blockStart: number): number {
     const slot = this.#full.allocate(true);
-    const from = this.#sectors.start(unit);
+    const from = this.#blocks.start(block);
     this.#full
       .slab(slot)
       .set(
-        this.#sectors.slab(unit).subarray(from, from + SECTOR_BYTES),
-        this.#full.start(slot) + sectorStart,
+        this.#blocks.slab(block).subarray(from, from + this.compactBytes),
+        this.#full.start(slot) + blockStart,
       );
-    this.#sectors.release(unit);
+    this.#blocks.release(block);
     this.#table.set(pageIndex, slot);
     return slot;
   }
@@ -528,29 +573,20 @@ export class MemoryDevice implements PatchWritableDevice {
       this.#full.slab(slot).fill(0, base + from, base + to);
       return;
     }
-    let unit = (-2 - code) >>> this.#sectorShift;
-    const sector = (-2 - code) & ((1 << this.#sectorShift) - 1);
-    const sectorStart = sector << SECTOR_SHIFT;
-    const a = Math.max(from, sectorStart);
-    const b = Math.min(to, sectorStart + SECTOR_BYTES);
+    let block = (-2 - code) >>> this.#blocksPerPageShift;
+    const blockInPage = (-2 - code) & ((1 << this.#blocksPerPageShift) - 1);
+    const blockStart = blockInPage << this.#blockShift;
+    const a = Math.max(from, blockStart);
+    const b = Math.min(to, blockStart + this.compactBytes);
     if (a >= b) return;
-    if (a === sectorStart && b === sectorStart + SECTOR_BYTES) {
+    if (a === blockStart && b === blockStart + this.compactBytes) {
       this.#table.delete(index);
-      this.#sectors.release(unit);
+      this.#blocks.release(block);
       return;
     }
-    if (this.#sectors.isShared(unit)) {
-      const own = this.#sectors.allocate(false);
-      const src = this.#sectors.start(unit);
-      this.#sectors
-        .slab(own)
-        .set(this.#sectors.slab(unit).subarray(src, src + SECTOR_BYTES), this.#sectors.start(own));
-      this.#sectors.release(unit);
-      unit = own;
-      this.#table.set(index, -2 - ((unit << this.#sectorShift) | sector));
-    }
-    const base = this.#sectors.start(unit) - sectorStart;
-    this.#sectors.slab(unit).fill(0, base + a, base + b);
+    if (this.#blocks.isShared(block)) block = this.#unshareBlock(index, block, blockInPage);
+    const base = this.#blocks.start(block) - blockStart;
+    this.#blocks.slab(block).fill(0, base + a, base + b);
   }
 }
 
@@ -574,6 +610,22 @@ function isAllZero(bytes: Uint8Array): boolean {
   }
   for (let i = 0; i < length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/** Index of the first non-zero byte, or -1. */
+function firstNonZero(bytes: Uint8Array): number {
+  const length = bytes.length;
+  if (length === 0 || bytes[0] !== 0) return length === 0 ? -1 : 0;
+  if (length >= 256 && isAllZero(bytes)) return -1;
+  for (let i = 1; i < length; i++) if (bytes[i] !== 0) return i;
+  return -1;
+}
+
+/** Index of the last non-zero byte (the caller knows there is one). */
+function lastNonZero(bytes: Uint8Array): number {
+  let i = bytes.length - 1;
+  while (i > 0 && bytes[i] === 0) i--;
+  return i;
 }
 
 const EMPTY_KEY = -1;

@@ -11,7 +11,7 @@ function filled(length: number, value: number): Uint8Array {
 }
 
 /**
- * Writes that mostly stay inside one 512-byte sector of a page (a table entry, a sector write),
+ * Writes that mostly stay inside one 64-byte block of a page (a table entry),
  * some crossing into others (promotion), full-page writes, zeros, clears, patched writes and
  * clones: a compact device must read back exactly what a device of full pages holds.
  */
@@ -49,10 +49,10 @@ function randomOp(rng: Rng, devices: MemoryDevice[]): void {
   }
 }
 
-describe('MemoryDevice stores a page whose bytes lie in one sector in 512 bytes', () => {
+describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte block in that block', () => {
   it('reads back what a device of full pages holds, across promotions, clears and clones', () => {
     const rng = new Rng(99);
-    let plain = new MemoryDevice({ compactSectors: false });
+    let plain = new MemoryDevice({ compactBytes: 0 });
     let compact = new MemoryDevice();
     const clones: Array<[MemoryDevice, MemoryDevice]> = [];
     for (let i = 0; i < 6000; i++) {
@@ -70,7 +70,7 @@ describe('MemoryDevice stores a page whose bytes lie in one sector in 512 bytes'
     expect(compact.storedBytes()).toBeLessThanOrEqual(plain.storedBytes());
   });
 
-  it('one entry in a fresh table costs a sector; a second entry in another sector a page', () => {
+  it('one entry in a fresh table costs a block; an entry in another block a page', () => {
     const device = new MemoryDevice();
     // A 1 MiB table written on a zero base with one 8-byte entry (a fresh QED or qcow2 L2).
     writePatched(
@@ -81,11 +81,11 @@ describe('MemoryDevice stores a page whose bytes lie in one sector in 512 bytes'
       'l2',
     );
     expect(device.storedPages()).toBe(1);
-    expect(device.storedBytes()).toBe(512);
-    // Another entry in the same sector stays compact.
+    expect(device.storedBytes()).toBe(64);
+    // Another entry in the same block stays compact.
     device.write((1 << 20) + 5000 + 16, filled(8, 8), 'l2');
-    expect(device.storedBytes()).toBe(512);
-    // One in another sector of the page promotes it to a full page, bytes kept.
+    expect(device.storedBytes()).toBe(64);
+    // One in another block of the page promotes it to a full page, bytes kept.
     device.write((1 << 20) + 4096 + 100, filled(8, 9), 'l2');
     expect(device.storedBytes()).toBe(4096);
     const page = device.read((1 << 20) + 4096, 4096, 'l2');
@@ -93,18 +93,34 @@ describe('MemoryDevice stores a page whose bytes lie in one sector in 512 bytes'
     expect(page[5000 - 4096]).toBe(7);
     expect(page[5000 - 4096 + 16]).toBe(8);
     expect(page.filter((b) => b !== 0).length).toBe(24);
-    // Clearing the sector's bytes frees the compact page of another table.
+    // Clearing the block's bytes frees the compact page of another table.
     device.write(3 << 20, filled(8, 1), 'l2');
-    expect(device.storedBytes()).toBe(4096 + 512);
+    expect(device.storedBytes()).toBe(4096 + 64);
     device.zeroRange(3 << 20, 512, 'zero-fill');
     expect(device.storedBytes()).toBe(4096);
     expect(device.storedPages()).toBe(1);
   });
 
-  it('pages of 512 bytes or less have no compact form', () => {
-    const device = new MemoryDevice({ pageBytes: 512 });
-    expect(device.compactSectors).toBe(false);
+  it('a whole-page write holding one entry is stored compact: only non-zero bytes need a home', () => {
+    const device = new MemoryDevice();
+    const table = new Uint8Array(8192);
+    table.set(filled(8, 5), 4096 + 2000);
+    device.write(1 << 30, table, 'l2');
+    expect(device.storedPages()).toBe(1);
+    expect(device.storedBytes()).toBe(64);
+    expectBytesEqual(device.read(1 << 30, 8192, 'l2'), table);
+    // Zeros written over the rest of the page keep it compact; zeros over its whole block free it.
+    device.write((1 << 30) + 4096, new Uint8Array(1000), 'l2');
+    expect(device.storedBytes()).toBe(64);
+    device.write((1 << 30) + 4096 + 1984, new Uint8Array(64), 'l2');
+    expect(device.storedPages()).toBe(0);
+  });
+
+  it('compactBytes 0 turns compact pages off', () => {
+    const device = new MemoryDevice({ pageBytes: 512, compactBytes: 0 });
+    expect(device.compactBytes).toBe(0);
     device.write(100, filled(8, 1), 'l2');
     expect(device.storedBytes()).toBe(512);
+    expect(() => new MemoryDevice({ compactBytes: 48 })).toThrow(/power of two/);
   });
 });
