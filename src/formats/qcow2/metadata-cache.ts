@@ -1,5 +1,27 @@
-import { type BlockDevice, type IoKind, writePatched } from '../../device/types.ts';
+import {
+  type BlockDevice,
+  type IoKind,
+  type WritePatch,
+  writePatched,
+} from '../../device/types.ts';
 import { OffsetIndex } from './offset-index.ts';
+
+const NO_PATCHES: readonly WritePatch[] = Object.freeze([]);
+
+/** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
+function sortSlots(slots: Int32Array): Int32Array {
+  if (slots.length > 32) return slots.sort();
+  for (let i = 1; i < slots.length; i++) {
+    const slot = slots[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (slots[j] as number) > slot) {
+      slots[j + 1] = slots[j] as number;
+      j--;
+    }
+    slots[j + 1] = slot;
+  }
+  return slots;
+}
 
 interface ReadsInto {
   readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
@@ -186,7 +208,7 @@ export class MetadataCache {
       return;
     }
     // The slots dirty now, in slot order (writing them back dirties nothing new).
-    const listed = this.#dirtyList.subarray(0, this.#dirtyListLength).sort();
+    const listed = sortSlots(this.#dirtyList.subarray(0, this.#dirtyListLength));
     this.#dirtyListLength = 0;
     let previous = -1;
     for (let i = 0; i < listed.length; i++) {
@@ -236,7 +258,7 @@ export class MetadataCache {
       this.tableBytes,
       {
         base: this.#zeroBase[slot] ? 'zero' : 'unchanged',
-        patches: from < to ? [{ atBytes: from, bytes: table.subarray(from, to) }] : [],
+        patches: from < to ? [{ atBytes: from, bytes: table.subarray(from, to) }] : NO_PATCHES,
         whole: table,
       },
       this.kind,
