@@ -51,7 +51,13 @@ export class MetadataCache {
   dependsOnFlush = false;
 
   readonly #device: BlockDevice;
-  readonly #tables: Array<Uint8Array | undefined>;
+  /**
+   * Every slot's table, one after another (QEMU allocates its cache in one block too): the
+   * per-slot views are made once, next to each other, so evicting a slot does not chase a
+   * typed-array object scattered over the heap, and zeroing a slot does not touch one at all.
+   */
+  readonly #arena: Uint8Array;
+  readonly #tables: Uint8Array[];
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
@@ -84,7 +90,11 @@ export class MetadataCache {
     this.size = size;
     this.tableBytes = tableBytes;
     this.kind = kind;
-    this.#tables = new Array(size);
+    this.#arena = new Uint8Array(size * tableBytes);
+    this.#tables = [];
+    for (let slot = 0; slot < size; slot++) {
+      this.#tables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
+    }
     this.#offsets = new Float64Array(size);
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
@@ -171,7 +181,10 @@ export class MetadataCache {
   zeroTable(slot: number): void {
     const from = this.#nonZeroFrom[slot] as number;
     const to = this.#nonZeroTo[slot] as number;
-    if (from < to) (this.#tables[slot] as Uint8Array).fill(0, from, to);
+    if (from < to) {
+      const base = slot * this.tableBytes;
+      this.#arena.fill(0, base + from, base + to);
+    }
     this.#nonZeroFrom[slot] = this.tableBytes;
     this.#nonZeroTo[slot] = 0;
     this.#zeroBase[slot] = 1;
@@ -249,9 +262,9 @@ export class MetadataCache {
       this.#device.flush();
       this.dependsOnFlush = false;
     }
-    const table = this.table(slot);
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
+    const table = this.table(slot);
     writePatched(
       this.#device,
       this.#offsets[slot] as number,
@@ -294,12 +307,8 @@ export class MetadataCache {
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
       this.#offsets[slot] = 0;
-      let table = this.#tables[slot];
-      if (!table) {
-        table = new Uint8Array(this.tableBytes);
-        this.#tables[slot] = table;
-      }
       if (readFromDisk) {
+        const table = this.#tables[slot] as Uint8Array;
         if (this.#readsInto)
           (this.#device as BlockDevice & ReadsInto).readInto(offset, table, this.kind);
         else table.set(this.#device.read(offset, this.tableBytes, this.kind));
