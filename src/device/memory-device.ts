@@ -4,6 +4,7 @@ import {
   materializePatchedWrite,
   type PatchedWrite,
   type PatchWritableDevice,
+  type WritePatch,
   ZERO_BUFFER,
 } from './types.ts';
 
@@ -302,7 +303,10 @@ export class MemoryDevice implements PatchWritableDevice {
   /** Applies only the patches (after clearing, for a `zero` base): the rest is known. */
   writePatched(offsetBytes: number, lengthBytes: number, write: PatchedWrite, kind?: IoKind): void {
     const end = offsetBytes + lengthBytes;
-    for (const patch of write.patches) {
+    const patches = write.patches;
+    // Indexed loops: for-of over a frozen (or any non-plain) array takes V8's slow iterator path.
+    for (let i = 0; i < patches.length; i++) {
+      const patch = patches[i] as WritePatch;
       if (patch.atBytes < 0 || patch.atBytes + patch.bytes.length > lengthBytes) {
         throw new Error(
           `patched write: patch at ${patch.atBytes} (+${patch.bytes.length}) outside ${lengthBytes} bytes`,
@@ -319,7 +323,10 @@ export class MemoryDevice implements PatchWritableDevice {
     }
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     if (write.base === 'zero') this.#clearRange(offsetBytes, end);
-    for (const patch of write.patches) this.write(offsetBytes + patch.atBytes, patch.bytes, kind);
+    for (let i = 0; i < patches.length; i++) {
+      const patch = patches[i] as WritePatch;
+      this.write(offsetBytes + patch.atBytes, patch.bytes, kind);
+    }
   }
 
   #verifyPatchedWrite(

@@ -6,7 +6,8 @@ import {
 } from '../../device/types.ts';
 import { OffsetIndex } from './offset-index.ts';
 
-const NO_PATCHES: readonly WritePatch[] = Object.freeze([]);
+/** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
+const NO_PATCHES: readonly WritePatch[] = [];
 
 /** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
 function sortSlots(slots: Int32Array): Int32Array {
