@@ -11,9 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Bench } from 'tinybench';
+import { checkBuild } from '../bin/cli-build.js';
 import { LatencyHistogram } from '../src/bench/histogram.ts';
 import { openImageFile } from '../src/cli/image-file.ts';
-import { parseQemuIoScript, QemuIoSession } from '../src/cli/qemu-io-script.ts';
+import {
+  parseQemuIoCommandGeneral,
+  parseQemuIoScript,
+  QemuIoSession,
+} from '../src/cli/qemu-io-script.ts';
 import { SimClock } from '../src/device/clock.ts';
 import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
@@ -290,6 +295,7 @@ function timeCommand(
   command: string,
   args: string[],
   input?: string,
+  env?: NodeJS.ProcessEnv,
 ): { seconds: number; status: number | null; stdout: string } {
   const start = process.hrtime.bigint();
   const r = spawnSync(command, args, {
@@ -297,6 +303,7 @@ function timeCommand(
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
     maxBuffer: 1 << 28,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { seconds, status: r.status, stdout: r.stdout };
@@ -363,7 +370,16 @@ function checkSection(format: 'qed' | 'qcow2'): Figures {
     return { seconds: Number(process.hrtime.bigint() - start) / 1e9, status: r.status, stdout: '' };
   };
   const startup = () => timeCommand(LAB_BIN, ['--version']);
-  const figures: Figures = { fileBytes, l2Tables: 8192 };
+  // The CLI before the precompiled build: tsx compiling and loading every command's modules.
+  const startupFromSource = () =>
+    timeCommand(LAB_BIN, ['--version'], '', { QEDLAB_FROM_SOURCE: '1' });
+  const build = checkBuild();
+  const figures: Figures = {
+    fileBytes,
+    l2Tables: 8192,
+    // bin/qedlab.js runs dist/cli only when fresh; `npm run build` (or npm install) makes it.
+    cliBuild: 'entryUrl' in build ? 'dist/cli (fresh)' : `none, ran from source: ${build.stale}`,
+  };
   // Warm: one untimed pass of each to load the page cache, then best of two.
   lab();
   qemu();
@@ -376,6 +392,8 @@ function checkSection(format: 'qed' | 'qcow2'): Figures {
   const labWarm = best(lab);
   const readWarm = best(read);
   const startupWarm = best(startup);
+  startupFromSource();
+  const startupFromSourceWarm = best(startupFromSource);
   // The check alone, in this process (no CLI start-up: tsx compiling the CLI's modules).
   const inProcess = () => {
     const start = process.hrtime.bigint();
@@ -398,6 +416,7 @@ function checkSection(format: 'qed' | 'qcow2'): Figures {
   figures.speedupInProcessWarm = round(qemuWarm.seconds / inProcessWarm.seconds, 2);
   figures.inProcessCorruptionsLeaks = `${inProcessWarm.result?.corruptions}/${inProcessWarm.result?.leaks}`;
   figures.qedlabStartupSeconds = round(startupWarm.seconds);
+  figures.qedlabStartupFromSourceSeconds = round(startupFromSourceWarm.seconds);
   figures.readFileWarmSeconds = round(readWarm.seconds);
   figures.speedupWarm = round(qemuWarm.seconds / labWarm.seconds, 2);
   figures.target = 'qedlab check >= 5× faster than qemu-img check';
@@ -414,6 +433,12 @@ function checkSection(format: 'qed' | 'qcow2'): Figures {
     const readCold = read();
     dropCaches();
     const inProcessCold = inProcess();
+    dropCaches();
+    const startupCold = startup();
+    dropCaches();
+    const startupFromSourceCold = startupFromSource();
+    figures.qedlabStartupColdSeconds = round(startupCold.seconds);
+    figures.qedlabStartupFromSourceColdSeconds = round(startupFromSourceCold.seconds);
     figures.qedlabCheckInProcessColdSeconds = round(inProcessCold.seconds);
     figures.speedupInProcessCold = round(qemuCold.seconds / inProcessCold.seconds, 2);
     figures.qemuImgCheckColdSeconds = round(qemuCold.seconds);
@@ -467,6 +492,26 @@ function simVsQemuIoSection(): Figures {
     const cpu = process.cpuUsage(cpu0);
     const labSeconds = Number(t1 - t0) / 1e9;
     const labCpuSeconds = (cpu.user + cpu.system) / 1e6;
+    // Parsing alone, best of three, with the fast path and with the general parser alone (every
+    // line as the fast path's reference parses it, i.e. the parser before the fast path).
+    const bestCpuSeconds = (parse: () => unknown[]): number => {
+      let best = Infinity;
+      for (let run = 0; run < 3; run++) {
+        const before = process.cpuUsage();
+        const kept = parse();
+        const used = process.cpuUsage(before);
+        if (kept.length !== commands.length) throw new Error('parsers disagree on the script');
+        best = Math.min(best, (used.user + used.system) / 1e6);
+      }
+      return best;
+    };
+    const parseFast = bestCpuSeconds(() => parseQemuIoScript(script));
+    const parseGeneral = bestCpuSeconds(() =>
+      script
+        .split('\n')
+        .map((line) => parseQemuIoCommandGeneral(line))
+        .filter((command) => command !== undefined),
+    );
     return {
       writes,
       qemuIoTmpfsSeconds: round(qemu.seconds, 2),
@@ -474,6 +519,13 @@ function simVsQemuIoSection(): Figures {
       labCpuSeconds: round(labCpuSeconds),
       labParseWallSeconds: round(Number(parsed - t0) / 1e9),
       labParseCpuSeconds: round((cpuParsed.user + cpuParsed.system) / 1e6),
+      parseBestOf3CpuSeconds: round(parseFast),
+      parseNsPerLine: Math.round((parseFast * 1e9) / writes),
+      parseGeneralParserBestOf3CpuSeconds: round(parseGeneral),
+      parseSpeedup: round(parseGeneral / parseFast, 1),
+      labSimulateCpuSeconds: round(
+        (cpu.user + cpu.system - (cpuParsed.user + cpuParsed.system)) / 1e6,
+      ),
       ratioWall: round(qemu.seconds / labSeconds, 1),
       target: 'simulation well under 1 s',
       meetsWall: meets(1 / labSeconds, 1),

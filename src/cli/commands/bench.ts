@@ -5,9 +5,9 @@ import { runSuite } from '../../bench/run-suite.ts';
 import { loadSuite } from '../../bench/suite.ts';
 import { plotOutputLines, plotResults } from '../../report/plot-results.ts';
 import { UsageError } from '../../util/errors.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'bench';
-export const describe = 'run a benchmark suite (default workloads/default.json) and write results/';
+export const { command, describe } = COMMAND_INFO.bench;
 
 const DEFAULT_SUITE = new URL('../../../workloads/default.json', import.meta.url).pathname;
 const DEFAULT_OUT = new URL('../../../results/', import.meta.url).pathname;

@@ -4,10 +4,10 @@ import { LabError } from '../../util/errors.ts';
 import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 import { formatQemuJson } from '../qemu-json.ts';
+import { COMMAND_INFO } from './command-info.ts';
 import { VARIANT_OPTION } from './variants.ts';
 
-export const command = 'check <file>';
-export const describe = 'check (and repair) an image (like qemu-img check)';
+export const { command, describe } = COMMAND_INFO.check;
 
 export function builder(yargs: Argv) {
   return withImageFile(yargs)

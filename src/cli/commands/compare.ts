@@ -9,10 +9,9 @@ import {
 import { METRIC_COLUMNS } from '../../bench/metrics.ts';
 import { type ResultsFile, readResults } from '../../bench/results.ts';
 import { LabError, UsageError } from '../../util/errors.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'compare <a> <b>';
-export const describe =
-  'compare two results JSON files: per metric, mean ± spread over seeds, relative change';
+export const { command, describe } = COMMAND_INFO.compare;
 
 export function builder(yargs: Argv) {
   return yargs

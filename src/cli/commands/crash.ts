@@ -7,10 +7,9 @@ import { FLUSH_MUTANTS } from '../../crash/flush-mutants.ts';
 import { writeReproducer } from '../../crash/reproducer.ts';
 import { crashFormats } from '../../crash/variants.ts';
 import { UsageError } from '../../util/errors.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'crash';
-export const describe =
-  'record a workload, cut the power in every flush epoch (prefixes, subsets, reorderings), reopen and verify';
+export const { command, describe } = COMMAND_INFO.crash;
 
 export function builder(yargs: Argv) {
   return yargs

@@ -8,10 +8,10 @@ import { formatNames, getDriver } from '../../formats/registry.ts';
 import { UsageError } from '../../util/errors.ts';
 import { parseSizeBytes } from '../../util/size.ts';
 import { backingOpener } from '../image-file.ts';
+import { COMMAND_INFO } from './command-info.ts';
 import { checkedVariant, VARIANT_OPTION } from './variants.ts';
 
-export const command = 'create <file> [size]';
-export const describe = 'create an image (like qemu-img create)';
+export const { command, describe } = COMMAND_INFO.create;
 
 export function builder(yargs: Argv) {
   return yargs

@@ -5,10 +5,9 @@ import { type FuzzReport, runFuzz } from '../../fuzz/fuzzer.ts';
 import { FUZZ_FORMATS } from '../../fuzz/seed-images.ts';
 import { writeFileAtomic } from '../../report/atomic-file.ts';
 import { UsageError } from '../../util/errors.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'fuzz';
-export const describe =
-  'mutate image metadata (seeded) and check that open/check/read/write only fail cleanly';
+export const { command, describe } = COMMAND_INFO.fuzz;
 
 export function builder(yargs: Argv) {
   return yargs

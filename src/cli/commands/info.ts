@@ -5,9 +5,9 @@ import { formatSize } from '../../util/size.ts';
 import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
 import { formatQemuJson } from '../qemu-json.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'info <file>';
-export const describe = 'show image information (like qemu-img info)';
+export const { command, describe } = COMMAND_INFO.info;
 
 export function builder(yargs: Argv) {
   return withImageFile(yargs).option('output', {

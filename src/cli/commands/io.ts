@@ -10,10 +10,10 @@ import {
   type QemuIoCommand,
   QemuIoSession,
 } from '../qemu-io-script.ts';
+import { COMMAND_INFO } from './command-info.ts';
 import { VARIANT_OPTION } from './variants.ts';
 
-export const command = 'io <file>';
-export const describe = 'run qemu-io style commands against an image (like qemu-io)';
+export const { command, describe } = COMMAND_INFO.io;
 
 export function builder(yargs: Argv) {
   return withImageFile(yargs)

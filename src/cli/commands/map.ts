@@ -2,9 +2,9 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import type { MapEntry } from '../../formats/types.ts';
 import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'map <file>';
-export const describe = 'show the image mapping (like qemu-img map)';
+export const { command, describe } = COMMAND_INFO.map;
 
 export function builder(yargs: Argv) {
   return withImageFile(yargs).option('output', {

@@ -1,9 +1,8 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { plotOutputLines, plotResults } from '../../report/plot-results.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'plot <results>';
-export const describe =
-  'draw the charts of a results JSON (PNG) and write <suite>.txt and <suite>.md beside it';
+export const { command, describe } = COMMAND_INFO.plot;
 
 export function builder(yargs: Argv) {
   return yargs

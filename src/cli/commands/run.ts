@@ -10,9 +10,9 @@ import { formatNames, getDriver } from '../../formats/registry.ts';
 import { UsageError } from '../../util/errors.ts';
 import { parseSizeBytes } from '../../util/size.ts';
 import { createWorkload, parseWorkloadParams, WORKLOAD_NAMES } from '../../workloads/index.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'run';
-export const describe = 'run one case from flags and print its metrics';
+export const { command, describe } = COMMAND_INFO.run;
 
 export function builder(yargs: Argv) {
   return yargs

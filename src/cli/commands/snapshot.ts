@@ -4,9 +4,9 @@ import { UsageError } from '../../util/errors.ts';
 import { formatSize } from '../../util/size.ts';
 import { withImageFile } from '../image-args.ts';
 import { openImageFile } from '../image-file.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'snapshot <file>';
-export const describe = 'list, create, apply or delete internal snapshots (like qemu-img snapshot)';
+export const { command, describe } = COMMAND_INFO.snapshot;
 
 export function builder(yargs: Argv) {
   return withImageFile(yargs)

@@ -7,10 +7,9 @@ import { UsageError } from '../../util/errors.ts';
 import { parseSizeBytes } from '../../util/size.ts';
 import { type ValidateResult, validateScript } from '../../validate/validate.ts';
 import { parseQemuIoScript } from '../qemu-io-script.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'validate';
-export const describe =
-  'run a qemu-io script in the lab and in QEMU (qemu-io under strace); compare images, maps and host I/O';
+export const { command, describe } = COMMAND_INFO.validate;
 
 export function builder(yargs: Argv) {
   return yargs

@@ -2,9 +2,9 @@ import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { variantProblem } from '../../bench/suite.ts';
 import { formatNames, getDriver } from '../../formats/registry.ts';
 import { UsageError } from '../../util/errors.ts';
+import { COMMAND_INFO } from './command-info.ts';
 
-export const command = 'variants';
-export const describe = 'list the design variants of each format, one line each';
+export const { command, describe } = COMMAND_INFO.variants;
 
 /** One line each: what `qemu` means per format (the baseline every variant is measured against). */
 const BASELINES: Readonly<Record<string, string>> = {

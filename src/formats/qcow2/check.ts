@@ -1,6 +1,7 @@
+import type { IoKind } from '../../device/types.ts';
 import type { CheckResult, RepairMode } from '../types.ts';
 import { DISCARD_ALWAYS, MAX_L1_BYTES } from './constants.ts';
-import { pastGrowthLimit } from './file-node.ts';
+import { FileNode, pastGrowthLimit } from './file-node.ts';
 import {
   ClusterType,
   clusterTypeOf,
@@ -58,6 +59,107 @@ interface Ctx {
   rebuild: boolean;
   refcountMax: number;
   messages: string[];
+  /** One cluster, reused for every L2 read when the device can read into a buffer. */
+  l2Buffer: Uint8Array;
+  /** Pass 1's copy of the allocated L2 entries, for a check that repairs nothing. */
+  l2Entries: L2EntryCopies | undefined;
+  /** The metered device under the FileNode, when there is one. */
+  metered: MeteredInner | undefined;
+}
+
+/** The metered device under the FileNode: reads into a buffer, accounts a read it need not do. */
+interface MeteredInner {
+  readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
+  noteRead(offsetBytes: number, lengthBytes: number, kind: IoKind): void;
+}
+
+function meteredInner(s: Qcow2State): MeteredInner | undefined {
+  if (!(s.device instanceof FileNode)) return undefined;
+  const inner = s.device.inner as Partial<MeteredInner>;
+  if (typeof inner.readInto !== 'function' || typeof inner.noteRead !== 'function')
+    return undefined;
+  return inner as MeteredInner;
+}
+
+/**
+ * One L2 table, read into the context's reusable buffer where the device allows (a fresh 64 KiB
+ * buffer per table cost page faults on every one of thousands of tables); the I/O is the same.
+ */
+function readL2(c: Ctx, l2Offset: number): Uint8Array {
+  const s = c.s;
+  const inner = c.metered;
+  if (!inner || l2Offset + s.clusterSize > Number.MAX_SAFE_INTEGER) {
+    return s.device.read(l2Offset, s.clusterSize, 'l2');
+  }
+  (s.device as FileNode).settle();
+  inner.readInto(l2Offset, c.l2Buffer, 'l2');
+  return c.l2Buffer;
+}
+
+/** Pass 1 keeps at most this many L2 entries for pass 2 (12 bytes each); tables past it are re-read. */
+const L2_ENTRY_COPIES_MAX = 2 * 1024 * 1024;
+
+/**
+ * The allocated (normal and preallocated-zero) entries of the active L2 tables as the refcount
+ * pass read them, so the COPIED pass, which QEMU runs by reading every L2 table again, needs not
+ * fetch them a second time: the re-read is charged with `noteRead` (same I/O log, counters and
+ * simulated time) and the entries come from here. Only for a check that repairs nothing, where
+ * no table can change between the passes.
+ */
+class L2EntryCopies {
+  readonly #tables = new Map<number, { start: number; end: number }>();
+  #index = new Uint32Array(1024);
+  #hi = new Uint32Array(1024);
+  #lo = new Uint32Array(1024);
+  #count = 0;
+  #full = false;
+  #tableStart = 0;
+
+  /** Starts recording a table. */
+  begin(): void {
+    this.#tableStart = this.#count;
+  }
+
+  add(index: number, hi: number, lo: number): void {
+    if (this.#full) return;
+    if (this.#count === this.#index.length) {
+      if (this.#count >= L2_ENTRY_COPIES_MAX) {
+        this.#full = true;
+        return;
+      }
+      const grow = (a: Uint32Array) => {
+        const next = new Uint32Array(a.length * 2);
+        next.set(a);
+        return next;
+      };
+      this.#index = grow(this.#index);
+      this.#hi = grow(this.#hi);
+      this.#lo = grow(this.#lo);
+    }
+    this.#index[this.#count] = index;
+    this.#hi[this.#count] = hi;
+    this.#lo[this.#count] = lo;
+    this.#count++;
+  }
+
+  /** Ends the table at `l2Offset`; kept only if every entry of it fitted. */
+  end(l2Offset: number): void {
+    if (this.#full) return;
+    this.#tables.set(l2Offset, { start: this.#tableStart, end: this.#count });
+  }
+
+  has(l2Offset: number): boolean {
+    return this.#tables.has(l2Offset);
+  }
+
+  /** Calls `visit` for each kept entry of the table at `l2Offset`, in index order. */
+  visit(l2Offset: number, visit: (index: number, hi: number, lo: number) => void): void {
+    const table = this.#tables.get(l2Offset);
+    if (!table) return;
+    for (let k = table.start; k < table.end; k++) {
+      visit(this.#index[k] as number, this.#hi[k] as number, this.#lo[k] as number);
+    }
+  }
 }
 
 /** qcow2_inc_refcounts_imrt. */
@@ -106,8 +208,10 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
   const cs = s.clusterSize;
   // Past EOF an L2 reads as zeros: nothing to count, nothing worth reading.
   if (l2Offset >= s.device.size()) return;
-  const table = s.device.read(l2Offset, cs, 'l2');
+  const table = readL2(c, l2Offset);
   const blocks = Buffer.from(table.buffer, table.byteOffset, table.length);
+  const copies = fragInfo ? c.l2Entries : undefined;
+  copies?.begin();
   let nextContiguous = 0;
   for (let i = 0; i < s.l2Size; i++) {
     if (isZeroBlockAt(blocks, i, s.l2Size)) {
@@ -118,6 +222,9 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
     const lo = entryLo(table, i);
     if (hi === 0 && lo === 0) continue;
     const type = clusterTypeOf(hi, lo);
+    if (copies && (type === ClusterType.Normal || type === ClusterType.ZeroAlloc)) {
+      copies.add(i, hi, lo);
+    }
     if (
       type !== ClusterType.Compressed &&
       ((hi & L2_HI_RESERVED) !== 0 || (lo & L2_LO_RESERVED) !== 0)
@@ -168,6 +275,7 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
       incRefcounts(c, offset, cs);
     }
   }
+  copies?.end(l2Offset);
 }
 
 function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: boolean): void {
@@ -465,7 +573,21 @@ function checkOflagCopied(c: Ctx): void {
       }
     }
     if (l2Offset >= s.device.size()) continue; // zeros: no data cluster to check
-    const l2 = s.device.read(l2Offset, cs, 'l2');
+    const copies = repair ? undefined : c.l2Entries;
+    if (c.metered && copies?.has(l2Offset)) {
+      c.metered.noteRead(l2Offset, cs, 'l2');
+      copies.visit(l2Offset, (_j, h, l) => {
+        const rc = r.getRefcount(Math.floor(offsetOf(h, l) / cs));
+        if ((rc === 1) !== ((h & HI_COPIED) !== 0)) {
+          c.res.corruptions++;
+          c.messages.push(
+            `ERROR OFLAG_COPIED data cluster: l2_entry=${hex64(h, l)} refcount=${rc}`,
+          );
+        }
+      });
+      continue;
+    }
+    const l2 = readL2(c, l2Offset);
     const blocks = Buffer.from(l2.buffer, l2.byteOffset, l2.length);
     let dirty = 0;
     for (let j = 0; j < s.l2Size; j++) {
@@ -531,6 +653,9 @@ export function checkImage(s: Qcow2State, repair: RepairMode): CheckResult {
     rebuild: false,
     refcountMax: s.refcounts.refcountMax,
     messages: res.messages,
+    l2Buffer: new Uint8Array(cs),
+    l2Entries: repair === 'none' && meteredInner(s) ? new L2EntryCopies() : undefined,
+    metered: meteredInner(s),
   };
   calculateRefcounts(c);
   const pre = { ...res, messages: [] as string[] };

@@ -1,0 +1,5 @@
+export declare const PROJECT_ROOT: string;
+export declare const BUILD_DIR: string;
+export declare const MANIFEST_NAME: string;
+export declare const MANIFEST_FORMAT: number;
+export declare function checkBuild(buildDir?: string): { entryUrl: string } | { stale: string };
