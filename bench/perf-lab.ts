@@ -24,6 +24,7 @@ import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
 import { getHostOffset, type HostMapping } from '../src/formats/qcow2/cluster-map.ts';
+import { entryOffset } from '../src/formats/qcow2/l2-entry.ts';
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { Qcow2Image } from '../src/formats/qcow2/qcow2-image.ts';
 import { findCluster, newClusterRun } from '../src/formats/qed/cluster.ts';
@@ -130,6 +131,33 @@ async function microSection(): Promise<Figures> {
       const offset = allocated[i] as number;
       s.refcounts.updateRefcount(offset, 65536, 1, false, 0);
       s.refcounts.updateRefcount(offset, 65536, 1, true, 0);
+    }
+  });
+
+  // Cache write-backs through the metered device: one changed entry of a cached 4 KiB L2 slice,
+  // one changed refcount of a cached 64 KiB refblock (each one host write of the whole table).
+  const sliceOffsets: number[] = [];
+  for (let l1Index = 0; l1Index < 16; l1Index++) {
+    const l2Offset = entryOffset(s.l1, l1Index);
+    for (let at = 0; l2Offset > 0 && at < s.clusterSize; at += s.l2SliceBytes) {
+      sliceOffsets.push(l2Offset + at);
+    }
+  }
+  bench.add('qcow2 L2 slice write-back (one entry changed)', () => {
+    for (let i = 0; i < lookups; i++) {
+      const slot = s.l2Cache.get(sliceOffsets[i % sliceOffsets.length] as number);
+      s.l2Cache.markDirtyBytes(slot, 8 * (i & 511), 8 * (i & 511) + 8);
+      s.l2Cache.entryFlush(slot);
+      s.l2Cache.put(slot);
+    }
+  });
+  const refblock = s.refcounts.refblockCache;
+  bench.add('qcow2 refblock write-back (one refcount changed)', () => {
+    for (let i = 0; i < lookups; i++) {
+      const slot = refblock.get(s.refcounts.reftable[0] as number);
+      refblock.markDirtyBytes(slot, 2 * (i & 1023), 2 * (i & 1023) + 2);
+      refblock.entryFlush(slot);
+      refblock.put(slot);
     }
   });
 

@@ -5,6 +5,7 @@
  * this file also runs alone:
  *
  *   npx tsx bench/sim-rate.ts qed|qcow2 [writes=1000000] [size=1T] [span=size] [-o k=v,...]
+ *     [--sparse] [--page=BYTES] [--compact=BYTES]
  *
  * Wall-clock and CPU figures of this machine (the CPU figure is steadier on a loaded one).
  */
@@ -28,8 +29,10 @@ export interface SimRateOptions {
   pattern?: 'random' | 'sparse';
   createOptions?: Record<string, string>;
   seed?: number;
-  /** MemoryDevice page size (default 4 KiB); 512 stores a sparse table's entries compactly. */
+  /** MemoryDevice page size (default 4 KiB). */
   pageBytes?: number;
+  /** MemoryDevice compact block size (default 64; 0: every stored page takes pageBytes). */
+  compactBytes?: number;
 }
 
 export interface SimRateResult {
@@ -82,6 +85,7 @@ export function simulateWrites(options: SimRateOptions): SimRateResult {
   const memory = new MemoryDevice({
     dataMode: 'drop',
     ...(options.pageBytes === undefined ? {} : { pageBytes: options.pageBytes }),
+    ...(options.compactBytes === undefined ? {} : { compactBytes: options.compactBytes }),
   });
   driver.create({
     device: memory,
@@ -126,6 +130,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const positional: string[] = [];
   let pattern: 'random' | 'sparse' = 'random';
   let pageBytes: number | undefined;
+  let compactBytes: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '-o') {
@@ -135,6 +140,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       }
     } else if (a === '--sparse') pattern = 'sparse';
     else if (a.startsWith('--page=')) pageBytes = Number(a.slice(7));
+    else if (a.startsWith('--compact=')) compactBytes = Number(a.slice(10));
     else positional.push(a);
   }
   const format = (positional[0] ?? 'qed') as 'qed' | 'qcow2';
@@ -147,6 +153,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     pattern,
     createOptions,
     ...(pageBytes === undefined ? {} : { pageBytes }),
+    ...(compactBytes === undefined ? {} : { compactBytes }),
   });
   console.log(JSON.stringify(result));
 }

@@ -245,7 +245,7 @@ export class RefcountAllocator {
         }
       }
       oldTableIndex = tableIndex;
-      this.refblockCache.markDirty(slot);
+      this.refblockCache.markDirtyBytes(slot, 0, 0);
       const block = this.refblockCache.table(slot);
       const blockIndex = clusterIndex - tableIndex * this.refblockEntries;
       let refcount = getRefcount(block, blockIndex, this.refcountOrder);
@@ -257,6 +257,7 @@ export class RefcountAllocator {
       if (refcount === 0 && clusterIndex < this.freeClusterIndex)
         this.freeClusterIndex = clusterIndex;
       setRefcount(block, blockIndex, this.refcountOrder, refcount);
+      this.#markRefcountsDirty(slot, blockIndex, blockIndex + 1);
       this.onRefcountChange?.(clusterIndex, refcount);
       if (refcount === 0) {
         // QEMU looks up the range's first offset here, not the current cluster's.
@@ -341,17 +342,17 @@ export class RefcountAllocator {
     const newBlockIndex = newBlock / cs;
     if (Math.floor(newBlockIndex / this.refblockEntries) === tableIndex) {
       slot = this.refblockCache.getEmpty(newBlock);
-      const block = this.refblockCache.table(slot);
-      block.fill(0);
-      setRefcount(block, newBlockIndex - tableIndex * this.refblockEntries, this.refcountOrder, 1);
+      this.refblockCache.zeroTable(slot);
+      const index = newBlockIndex - tableIndex * this.refblockEntries;
+      setRefcount(this.refblockCache.table(slot), index, this.refcountOrder, 1);
+      this.#markRefcountsDirty(slot, index, index + 1);
     } else {
       const ret = this.updateRefcount(newBlock, cs, 1, false, DISCARD_NEVER);
       if (ret < 0) return { slot: -1, ret };
       this.refblockCache.flush();
       slot = this.refblockCache.getEmpty(newBlock);
-      this.refblockCache.table(slot).fill(0);
+      this.refblockCache.zeroTable(slot);
     }
-    this.refblockCache.markDirty(slot);
     this.refblockCache.flush();
     if (tableIndex < this.reftableSize) {
       const entry = new Uint8Array(8);
@@ -422,18 +423,18 @@ export class RefcountAllocator {
         slot = this.refblockCache.get(newTable[i] as number);
       } else {
         slot = this.refblockCache.getEmpty(blockOffset);
-        this.refblockCache.table(slot).fill(0);
-        this.refblockCache.markDirty(slot);
+        this.refblockCache.zeroTable(slot);
         newTable[i] = blockOffset;
         blockOffset += cs;
       }
       const firstCovered = i * this.refblockEntries * cs;
       if (firstCovered < endOffset) {
-        let j = firstCovered < startOffset ? (startOffset - firstCovered) / cs : 0;
+        const firstIndex = firstCovered < startOffset ? (startOffset - firstCovered) / cs : 0;
         const endIndex = Math.min((endOffset - firstCovered) / cs, this.refblockEntries);
         const block = this.refblockCache.table(slot);
-        for (; j < endIndex; j++) setRefcount(block, j, this.refcountOrder, 1);
-        this.refblockCache.markDirty(slot);
+        for (let j = firstIndex; j < endIndex; j++) setRefcount(block, j, this.refcountOrder, 1);
+        this.refblockCache.markDirtyBytes(slot, 0, 0);
+        this.#markRefcountsDirty(slot, firstIndex, endIndex);
       }
       this.refblockCache.put(slot);
     }
@@ -456,6 +457,16 @@ export class RefcountAllocator {
     this.onReftableMoved?.(tableOffset, tableClusters);
     this.freeClusters(oldOffset, oldSize * 8, DISCARD_OTHER);
     return endOffset;
+  }
+
+  /** Refcounts [fromIndex, toIndex) of the refblock in `slot` changed. */
+  #markRefcountsDirty(slot: number, fromIndex: number, toIndex: number): void {
+    const bits = 1 << this.refcountOrder;
+    this.refblockCache.markDirtyBytes(
+      slot,
+      Math.floor((fromIndex * bits) / 8),
+      Math.ceil((toIndex * bits) / 8),
+    );
   }
 
   /** Lets the owner keep its header copy in step when the table moves. */

@@ -113,15 +113,14 @@ export function l2Allocate(s: Qcow2State, l1Index: number): void {
   const nSlices = s.clusterSize / sliceBytes;
   for (let slice = 0; slice < nSlices; slice++) {
     const slot = s.l2Cache.getEmpty(l2Offset + slice * sliceBytes);
-    const table = s.l2Cache.table(slot);
     if (oldL2Offset === 0) {
-      table.fill(0);
+      s.l2Cache.zeroTable(slot);
     } else {
       const oldSlot = s.l2Cache.get(oldL2Offset + slice * sliceBytes);
-      table.set(s.l2Cache.table(oldSlot));
+      s.l2Cache.table(slot).set(s.l2Cache.table(oldSlot));
       s.l2Cache.put(oldSlot);
+      s.l2Cache.markDirty(slot);
     }
-    s.l2Cache.markDirty(slot);
     s.l2Cache.put(slot);
   }
   s.l2Cache.flush();

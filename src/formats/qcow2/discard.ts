@@ -35,7 +35,7 @@ export function clusterDiscard(
           newLo = v3 ? 1 : 0;
         }
         if (newHi === hi && newLo === lo) continue;
-        s.l2Cache.markDirty(ref.slot);
+        s.l2Cache.markDirtyBytes(ref.slot, (ref.index + i) * 8, (ref.index + i + 1) * 8);
         setEntryRaw(table, ref.index + i, newHi, newLo);
         freeAnyCluster(s, hi, lo, type);
       }
@@ -76,7 +76,7 @@ export function clusterZeroize(
         const newHi = unmap ? 0 : hi;
         const newLo = ((unmap ? 0 : lo) | 1) >>> 0;
         if (newHi === hi && newLo === lo) continue;
-        s.l2Cache.markDirty(ref.slot);
+        s.l2Cache.markDirtyBytes(ref.slot, (ref.index + i) * 8, (ref.index + i + 1) * 8);
         setEntryRaw(table, ref.index + i, newHi, newLo);
         if (unmap) freeAnyCluster(s, hi, lo, DISCARD_REQUEST);
       }

@@ -1,4 +1,10 @@
-import type { BlockDevice, IoKind } from '../../device/types.ts';
+import {
+  type BlockDevice,
+  type IoKind,
+  type PatchedWrite,
+  type PatchWritableDevice,
+  writePatched,
+} from '../../device/types.ts';
 import { ImageIoError } from '../../util/errors.ts';
 
 /**
@@ -8,6 +14,10 @@ import { ImageIoError } from '../../util/errors.ts';
  */
 export function pastGrowthLimit(fileBytes: number, endBytes: number): boolean {
   return endBytes > fileBytes + Math.max(fileBytes, 64 * 1024 * 1024);
+}
+
+interface ReadsInto {
+  readInto(offset: number, out: Uint8Array, kind: IoKind): void;
 }
 
 /** No filesystem holds a file past 2^53 bytes (ext4 stops at 16 TiB): EFBIG, as pwrite says. */
@@ -22,7 +32,7 @@ function refuseGrowthPast(endBytes: number): void {
  * piece is still in flight at the next flush check, so that flush issues no fdatasync; the write
  * completes as soon as the main path waits on any I/O of its own.
  */
-export class FileNode implements BlockDevice {
+export class FileNode implements PatchWritableDevice {
   readonly inner: BlockDevice;
   #completedSinceFlush = true;
   #inFlight = false;
@@ -53,10 +63,29 @@ export class FileNode implements BlockDevice {
     return this.inner.read(offset, length, kind);
   }
 
+  /** `read` into the caller's buffer (a cache slot): no buffer allocated per table read. */
+  readInto(offset: number, out: Uint8Array, kind: IoKind): void {
+    this.settle();
+    const inner = this.inner as BlockDevice & Partial<ReadsInto>;
+    if (offset + out.length > Number.MAX_SAFE_INTEGER || typeof inner.readInto !== 'function') {
+      out.set(this.read(offset, out.length, kind));
+      return;
+    }
+    inner.readInto(offset, out, kind);
+  }
+
   write(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
     refuseGrowthPast(offset + data.length);
     this.inner.write(offset, data, kind);
+    this.#completedSinceFlush = true;
+  }
+
+  /** One write of `length` bytes described by what changed (a cached table's write-back). */
+  writePatched(offset: number, length: number, write: PatchedWrite, kind: IoKind): void {
+    this.settle();
+    refuseGrowthPast(offset + length);
+    writePatched(this.inner, offset, length, write, kind);
     this.#completedSinceFlush = true;
   }
 

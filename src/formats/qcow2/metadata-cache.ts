@@ -1,4 +1,32 @@
-import type { BlockDevice, IoKind } from '../../device/types.ts';
+import {
+  type BlockDevice,
+  type IoKind,
+  type WritePatch,
+  writePatched,
+} from '../../device/types.ts';
+import { OffsetIndex } from './offset-index.ts';
+
+/** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
+const NO_PATCHES: readonly WritePatch[] = [];
+
+/** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
+function sortSlots(slots: Int32Array): Int32Array {
+  if (slots.length > 32) return slots.sort();
+  for (let i = 1; i < slots.length; i++) {
+    const slot = slots[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (slots[j] as number) > slot) {
+      slots[j + 1] = slots[j] as number;
+      j--;
+    }
+    slots[j + 1] = slot;
+  }
+  return slots;
+}
+
+interface ReadsInto {
+  readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
+}
 
 /**
  * QEMU's qcow2-cache: a fixed array of table slots. Lookup probes from slot
@@ -7,6 +35,12 @@ import type { BlockDevice, IoKind } from '../../device/types.ts';
  * dirty slots in slot order. The slot a table lands in is observable (it orders write-back), so
  * placement follows QEMU exactly, while lookups go through a Map and victim search through an
  * LRU list and an empty-slot bitmap so neither costs O(size).
+ *
+ * Write-back is one host write of the whole table, as QEMU's, but described to the device by what
+ * changed (`writePatched`): each slot remembers the byte range its changes since the last read or
+ * write-back lie in, and whether the device holds the table's previous content there at all (a
+ * table made with `zeroTable` is written on a zero base). A 64 KiB refblock with three new
+ * refcounts then costs the device six bytes, not 64 KiB.
  */
 export class MetadataCache {
   readonly tableBytes: number;
@@ -18,14 +52,32 @@ export class MetadataCache {
   dependsOnFlush = false;
 
   readonly #device: BlockDevice;
-  readonly #tables: Array<Uint8Array | undefined>;
+  /**
+   * Every slot's table, one after another (QEMU allocates its cache in one block too): the
+   * per-slot views are made once, next to each other, so evicting a slot does not chase a
+   * typed-array object scattered over the heap, and zeroing a slot does not touch one at all.
+   */
+  readonly #arena: Uint8Array;
+  readonly #tables: Uint8Array[];
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
+  /** Changed bytes since the device last held the table: [#dirtyFrom, #dirtyTo), empty if from >= to. */
+  readonly #dirtyFrom: Int32Array;
+  readonly #dirtyTo: Int32Array;
+  /** 1: the device holds nothing of this table yet (zeroTable); write it on a zero base. */
+  readonly #zeroBase: Uint8Array;
+  /** Every non-zero byte of the slot's buffer lies in [#nonZeroFrom, #nonZeroTo): zeroTable clears only that. */
+  readonly #nonZeroFrom: Int32Array;
+  readonly #nonZeroTo: Int32Array;
+  /** Slots made dirty since the last flushToOs (may repeat, or be clean again by now). */
+  #dirtyList: Int32Array;
+  #dirtyListLength = 0;
+  readonly #readsInto: boolean;
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
-  readonly #bySlotOffset = new Map<number, number>();
+  readonly #bySlotOffset: OffsetIndex;
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
   readonly #emptyBits: Uint32Array;
   /** Doubly linked LRU list of used slots, oldest release first. */
@@ -39,10 +91,22 @@ export class MetadataCache {
     this.size = size;
     this.tableBytes = tableBytes;
     this.kind = kind;
-    this.#tables = new Array(size);
+    this.#arena = new Uint8Array(size * tableBytes);
+    this.#tables = [];
+    for (let slot = 0; slot < size; slot++) {
+      this.#tables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
+    }
     this.#offsets = new Float64Array(size);
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
+    this.#dirtyFrom = new Int32Array(size).fill(tableBytes);
+    this.#dirtyTo = new Int32Array(size);
+    this.#zeroBase = new Uint8Array(size);
+    this.#nonZeroFrom = new Int32Array(size);
+    this.#nonZeroTo = new Int32Array(size);
+    this.#dirtyList = new Int32Array(Math.max(16, size * 2));
+    this.#bySlotOffset = new OffsetIndex(size);
+    this.#readsInto = typeof (device as Partial<ReadsInto>).readInto === 'function';
     this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
     this.#emptyCount = size;
     this.#prev = new Int32Array(size).fill(-1);
@@ -60,7 +124,7 @@ export class MetadataCache {
 
   /** Slot holding `offset`, or -1 (qcow2_cache_is_table_offset). */
   lookup(offset: number): number {
-    return this.#bySlotOffset.get(offset) ?? -1;
+    return this.#bySlotOffset.get(offset);
   }
 
   get(offset: number): number {
@@ -77,10 +141,57 @@ export class MetadataCache {
     if (refs === 0) this.#touch(slot);
   }
 
+  /** The whole table may have changed. */
   markDirty(slot: number): void {
+    this.markDirtyBytes(slot, 0, this.tableBytes);
+  }
+
+  /**
+   * Bytes [fromBytes, toBytes) of the table changed (an empty range only marks the slot dirty):
+   * every byte that differs from what the device holds must lie in a range passed here.
+   */
+  markDirtyBytes(slot: number, fromBytes: number, toBytes: number): void {
+    if (fromBytes < toBytes) {
+      if (fromBytes < (this.#dirtyFrom[slot] as number)) this.#dirtyFrom[slot] = fromBytes;
+      if (toBytes > (this.#dirtyTo[slot] as number)) this.#dirtyTo[slot] = toBytes;
+      if (fromBytes < (this.#nonZeroFrom[slot] as number)) this.#nonZeroFrom[slot] = fromBytes;
+      if (toBytes > (this.#nonZeroTo[slot] as number)) this.#nonZeroTo[slot] = toBytes;
+    }
     if (this.#dirty[slot]) return;
     this.#dirty[slot] = 1;
     this.#dirtyCount++;
+    if (this.#dirtyListLength === this.#dirtyList.length) this.#compactDirtyList();
+    this.#dirtyList[this.#dirtyListLength++] = slot;
+  }
+
+  /** Keeps one entry per slot that is dirty now (slots written back by eviction drop out). */
+  #compactDirtyList(): void {
+    const list = this.#dirtyList;
+    const seen = new Uint8Array(this.size);
+    let kept = 0;
+    for (let i = 0; i < this.#dirtyListLength; i++) {
+      const slot = list[i] as number;
+      if (!this.#dirty[slot] || seen[slot]) continue;
+      seen[slot] = 1;
+      list[kept++] = slot;
+    }
+    this.#dirtyListLength = kept;
+  }
+
+  /** Fills the table with zeros and marks it dirty: its write-back is a zero base plus changes. */
+  zeroTable(slot: number): void {
+    const from = this.#nonZeroFrom[slot] as number;
+    const to = this.#nonZeroTo[slot] as number;
+    if (from < to) {
+      const base = slot * this.tableBytes;
+      this.#arena.fill(0, base + from, base + to);
+    }
+    this.#nonZeroFrom[slot] = this.tableBytes;
+    this.#nonZeroTo[slot] = 0;
+    this.#zeroBase[slot] = 1;
+    this.#dirtyFrom[slot] = this.tableBytes;
+    this.#dirtyTo[slot] = 0;
+    this.markDirtyBytes(slot, 0, 0);
   }
 
   isDirty(slot: number): boolean {
@@ -99,19 +210,29 @@ export class MetadataCache {
       this.#dirty[slot] = 0;
       this.#dirtyCount--;
     }
+    this.#clean(slot);
     this.#unlink(slot);
     this.#setEmpty(slot, true);
   }
 
   /** Write every dirty entry in slot order (qcow2_cache_write / flush_to_os). */
   flushToOs(): void {
-    if (this.#dirtyCount === 0) return;
+    if (this.#dirtyCount === 0) {
+      this.#dirtyListLength = 0;
+      return;
+    }
     // The slots dirty now, in slot order (writing them back dirties nothing new).
-    const dirty = this.#dirty;
-    for (let slot = 0, left = this.#dirtyCount; slot < this.size && left > 0; slot++) {
-      if (dirty[slot] === 0) continue;
-      left--;
+    const listed = sortSlots(this.#dirtyList.subarray(0, this.#dirtyListLength));
+    this.#dirtyListLength = 0;
+    let previous = -1;
+    for (let i = 0; i < listed.length; i++) {
+      const slot = listed[i] as number;
+      if (slot === previous) continue;
+      previous = slot;
+      if (this.#dirty[slot] === 0) continue;
       this.entryFlush(slot);
+      // A slot entryFlush leaves dirty (no offset) stays listed for the next flush.
+      if (this.#dirty[slot]) this.#dirtyList[this.#dirtyListLength++] = slot;
     }
   }
 
@@ -142,9 +263,30 @@ export class MetadataCache {
       this.#device.flush();
       this.dependsOnFlush = false;
     }
-    this.#device.write(this.#offsets[slot] as number, this.table(slot), this.kind);
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    const table = this.table(slot);
+    writePatched(
+      this.#device,
+      this.#offsets[slot] as number,
+      this.tableBytes,
+      {
+        base: this.#zeroBase[slot] ? 'zero' : 'unchanged',
+        patches: from < to ? [{ atBytes: from, bytes: table.subarray(from, to) }] : NO_PATCHES,
+        whole: table,
+      },
+      this.kind,
+    );
     this.#dirty[slot] = 0;
     this.#dirtyCount--;
+    this.#clean(slot);
+  }
+
+  /** The device holds the table as it is in the slot. */
+  #clean(slot: number): void {
+    this.#zeroBase[slot] = 0;
+    this.#dirtyFrom[slot] = this.tableBytes;
+    this.#dirtyTo[slot] = 0;
   }
 
   /** Drops every table (used after a rebuild rewrote metadata behind the cache). */
@@ -158,7 +300,7 @@ export class MetadataCache {
 
   #get(offset: number, readFromDisk: boolean): number {
     let slot = this.#bySlotOffset.get(offset);
-    if (slot === undefined) {
+    if (slot < 0) {
       const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
       slot = this.#victim(lookupIndex);
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
@@ -166,14 +308,20 @@ export class MetadataCache {
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
       this.#offsets[slot] = 0;
-      let table = this.#tables[slot];
-      if (!table) {
-        table = new Uint8Array(this.tableBytes);
-        this.#tables[slot] = table;
-      }
       if (readFromDisk) {
-        const bytes = this.#device.read(offset, this.tableBytes, this.kind);
-        table.set(bytes);
+        const table = this.#tables[slot] as Uint8Array;
+        if (this.#readsInto)
+          (this.#device as BlockDevice & ReadsInto).readInto(offset, table, this.kind);
+        else table.set(this.#device.read(offset, this.tableBytes, this.kind));
+        this.#clean(slot);
+        this.#nonZeroFrom[slot] = 0;
+        this.#nonZeroTo[slot] = this.tableBytes;
+      } else {
+        // Until the caller fills it (zeroTable, or a copy it marks dirty), the device holds
+        // nothing the slot can vouch for.
+        this.#zeroBase[slot] = 1;
+        this.#dirtyFrom[slot] = 0;
+        this.#dirtyTo[slot] = this.tableBytes;
       }
       this.#offsets[slot] = offset;
       this.#bySlotOffset.set(offset, slot);

@@ -96,7 +96,7 @@ export function updateSnapshotRefcount(
             if (hi !== oldHi) {
               if (addend > 0) s.l2Cache.setDependency(r.refblockCache);
               setEntryRaw(l2, j, hi, lo);
-              s.l2Cache.markDirty(slot);
+              s.l2Cache.markDirtyBytes(slot, j * 8, j * 8 + 8);
             }
           }
         } finally {

@@ -325,7 +325,7 @@ export function linkL2(s: Qcow2State, io: GuestIo, m: L2Meta): void {
   if (s.needAccurateRefcounts) s.l2Cache.setDependency(s.refcounts.refblockCache);
   const ref = getClusterTable(s, m.offset);
   const table = s.l2Cache.table(ref.slot);
-  s.l2Cache.markDirty(ref.slot);
+  s.l2Cache.markDirtyBytes(ref.slot, ref.index * 8, (ref.index + m.nbClusters) * 8);
   const old: Array<[number, number]> = [];
   for (let i = 0; i < m.nbClusters; i++) {
     const hi = hiAt(table, ref.index + i);
