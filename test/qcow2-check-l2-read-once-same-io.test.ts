@@ -5,6 +5,7 @@ import { MeteredDevice } from '../src/device/metered-device.ts';
 import type { BlockDevice, IoKind, IoRecord } from '../src/device/types.ts';
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { CheckResult } from '../src/formats/types.ts';
+import { plainBlockDevice } from './helpers/plain-device.ts';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -71,18 +72,6 @@ class CountingDevice implements BlockDevice {
   }
 }
 
-/** The metered device without readInto/noteRead: the check must fetch every table it reads. */
-function plain(device: MeteredDevice): BlockDevice {
-  return {
-    read: (o, l, k) => device.read(o, l, k),
-    write: (o, d, k) => device.write(o, d, k),
-    zeroRange: (o, l, k) => device.zeroRange(o, l, k),
-    flush: () => device.flush(),
-    size: () => device.size(),
-    truncate: (s) => device.truncate(s),
-  };
-}
-
 interface CheckRun {
   log: IoRecord[];
   result: CheckResult | undefined;
@@ -95,7 +84,7 @@ function check(bytes: Uint8Array, shortcuts: boolean): CheckRun {
   const log: IoRecord[] = [];
   const clock = new SimClock();
   const metered = new MeteredDevice(counting, { clock, log: (r) => log.push(r) });
-  const device = shortcuts ? metered : plain(metered);
+  const device = shortcuts ? metered : plainBlockDevice(metered);
   const image = qcow2Driver.open({ device, readOnly: true, forCheck: true, clock });
   const result = image.check?.('none');
   return { log, result, simulatedNs: clock.nowNs(), fetchedL2Reads: counting.l2Reads };

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { SimClock } from '../src/device/clock.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { BlockDevice, IoRecord } from '../src/device/types.ts';
+import type { IoRecord } from '../src/device/types.ts';
 import { QedImage, qedDriver } from '../src/formats/qed/qed-format.ts';
 import { QedTable } from '../src/formats/qed/table.ts';
 import { TableShadow } from '../src/formats/qed/table-shadow.ts';
 import { Rng } from '../src/util/rng.ts';
+import { plainBlockDevice } from './helpers/plain-device.ts';
 
 /**
  * Tables the engine creates start sparse (only their set entries in memory) and turn dense once
@@ -110,18 +111,6 @@ describe('QED sparse tables', () => {
     expect(Buffer.from(table.bytes).equals(Buffer.from(dense.bytes))).toBe(true);
   });
 
-  function hidePatchedWrites(device: MeteredDevice): BlockDevice {
-    // Without noteRead the engine keeps no shadow, so every table write is a full sector write.
-    return {
-      read: (o, l, k) => device.read(o, l, k),
-      write: (o, d, k) => device.write(o, d, k),
-      zeroRange: (o, l, k) => device.zeroRange(o, l, k),
-      flush: () => device.flush(),
-      size: () => device.size(),
-      truncate: (s) => device.truncate(s),
-    };
-  }
-
   function run(fast: boolean): {
     log: IoRecord[];
     bytes: Uint8Array;
@@ -133,7 +122,7 @@ describe('QED sparse tables', () => {
     const clock = new SimClock();
     const log: IoRecord[] = [];
     const metered = new MeteredDevice(memory, { clock, log: (r) => log.push(r) });
-    const device = fast ? metered : hidePatchedWrites(metered);
+    const device = fast ? metered : plainBlockDevice(metered);
     const image = new QedImage({ device, readOnly: false, forCheck: false, clock });
     const coverage = 2 ** 31; // 32768 entries × 64 KiB per table
     const rng = new Rng(17);

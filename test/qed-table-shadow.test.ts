@@ -2,25 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { SimClock } from '../src/device/clock.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { BlockDevice, IoRecord } from '../src/device/types.ts';
+import type { IoRecord } from '../src/device/types.ts';
 import { QedImage, qedDriver } from '../src/formats/qed/qed-format.ts';
 import { Rng } from '../src/util/rng.ts';
+import { plainBlockDevice } from './helpers/plain-device.ts';
 
 /**
  * The decoded-table shadow (L2 cache misses charged with noteRead instead of re-reading) changes
  * nothing observable: the same host I/O log, the same bytes, the same data read back — also on
  * a corrupt image where a data cluster aliases an L2 table, where the shadow must step aside.
  */
-function hideNoteRead(device: MeteredDevice): BlockDevice {
-  return {
-    read: (o, l, k) => device.read(o, l, k),
-    write: (o, d, k) => device.write(o, d, k),
-    zeroRange: (o, l, k) => device.zeroRange(o, l, k),
-    flush: () => device.flush(),
-    size: () => device.size(),
-    truncate: (s) => device.truncate(s),
-  };
-}
 
 function run(
   bytes: Uint8Array,
@@ -31,7 +22,7 @@ function run(
   const memory = MemoryDevice.fromBytes(bytes);
   const log: IoRecord[] = [];
   const metered = new MeteredDevice(memory, { clock, log: (r) => log.push(r) });
-  const device = shadow ? metered : hideNoteRead(metered);
+  const device = shadow ? metered : plainBlockDevice(metered);
   const image = new QedImage({ device, readOnly: false, forCheck: false, clock });
   const reads: Uint8Array[] = [];
   steps(image, reads);
