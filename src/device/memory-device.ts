@@ -258,6 +258,35 @@ export class MemoryDevice implements PatchWritableDevice {
     }
   }
 
+  /**
+   * The little-endian u64 at `offsetBytes` as a number, read as `readInto` would read those 8
+   * bytes (exact below 2^53). A table engine reads one entry per lookup: this skips the view and
+   * copy `readInto` costs, which take most of a hot-page lookup.
+   */
+  readU64(offsetBytes: number): number {
+    const pageBytes = this.pageBytes;
+    const pageIndex = Math.floor(offsetBytes / pageBytes);
+    const inPage = offsetBytes - pageIndex * pageBytes;
+    const code = this.#table.get(pageIndex);
+    if (code === EMPTY_VALUE) {
+      if (inPage + 8 <= pageBytes) return 0;
+    } else if (code >= 0) {
+      if (inPage + 8 <= pageBytes)
+        return readU64At(this.#full.slab(code), this.#full.start(code) + inPage);
+    } else {
+      const local = -2 - code;
+      const blockStart = (local & ((1 << this.#blocksPerPageShift) - 1)) << this.#blockShift;
+      if (inPage >= blockStart && inPage + 8 <= blockStart + this.compactBytes) {
+        const block = local >>> this.#blocksPerPageShift;
+        return readU64At(this.#blocks.slab(block), this.#blocks.start(block) + inPage - blockStart);
+      }
+      if (inPage + 8 <= blockStart || inPage >= blockStart + this.compactBytes) return 0;
+    }
+    // Straddles a page or a compact block's edge: the general path.
+    this.readInto(offsetBytes, U64_SCRATCH);
+    return readU64At(U64_SCRATCH, 0);
+  }
+
   /** `n` bytes from `inPage` of a compact page into `out` at `at`. */
   #readCompact(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
     const block = (-2 - code) >>> this.#blocksPerPageShift;
@@ -617,6 +646,25 @@ function isAllZero(bytes: Uint8Array): boolean {
   }
   for (let i = 0; i < length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+const U64_SCRATCH = new Uint8Array(8);
+
+/** The little-endian u64 at `at` of `bytes` as a number (two u32 halves; exact below 2^53). */
+function readU64At(bytes: Uint8Array, at: number): number {
+  const lo =
+    ((bytes[at] as number) |
+      ((bytes[at + 1] as number) << 8) |
+      ((bytes[at + 2] as number) << 16) |
+      ((bytes[at + 3] as number) << 24)) >>>
+    0;
+  const hi =
+    ((bytes[at + 4] as number) |
+      ((bytes[at + 5] as number) << 8) |
+      ((bytes[at + 6] as number) << 16) |
+      ((bytes[at + 7] as number) << 24)) >>>
+    0;
+  return hi === 0 ? lo : hi * 4294967296 + lo;
 }
 
 /** Index of the first non-zero byte, or -1. */
