@@ -59,6 +59,10 @@ const DEFAULT_COMPACT_BYTES = 64;
 const MAX_SLAB_BYTES = 1 << 23;
 const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
 const FIRST_SLAB_UNITS = 4;
+/** Transparent huge page size (x86-64, arm64 with 4 KiB pages). */
+const HUGE_PAGE_BYTES = 1 << 21;
+/** What a slab leaves for malloc's chunk header and the rounding of its mapping to a page. */
+const MALLOC_SLACK_BYTES = 4096;
 /** Copies shorter than this go byte by byte: TypedArray.set costs more than the copy. */
 const SHORT_COPY_BYTES = 64;
 
@@ -100,7 +104,18 @@ class SlotPool {
     }
     if (this.#allocNext === this.#allocLimit) {
       const maxUnits = Math.max(1, Math.min(this.mask + 1, this.#maxSlabBytes / this.unitBytes));
-      const units = Math.min(maxUnits, FIRST_SLAB_UNITS << Math.min(this.#ownSlabCount, 16));
+      let units = Math.min(maxUnits, FIRST_SLAB_UNITS << Math.min(this.#ownSlabCount, 16));
+      if (units * this.unitBytes >= HUGE_PAGE_BYTES) {
+        // malloc maps a big buffer with its chunk header in front: one size a multiple of 2 MiB
+        // plus a few bytes maps 4 KiB more, and the kernel then neither aligns the mapping to a
+        // huge page nor can back its first and last 2 MiB with one. A slab a page short of that
+        // multiple lands in a mapping of exactly the multiple, which Linux aligns: every byte
+        // huge-page backed, a quarter fewer page faults and TLB misses on an 8 MiB slab.
+        units = Math.max(
+          1,
+          Math.floor((units * this.unitBytes - MALLOC_SLACK_BYTES) / this.unitBytes),
+        );
+      }
       if (this.slabs.length >= this.maxSlabs) throw new Error('MemoryDevice: too many slabs');
       this.#allocSlab = this.slabs.length;
       this.slabs.push(new Uint8Array(units * this.unitBytes));
@@ -689,25 +704,25 @@ const EMPTY_VALUE = -1;
 
 /**
  * Open-addressing hash table (linear probing, backward-shift deletion) from page index to slot,
- * in typed arrays: no per-entry heap objects, and page indexes past 2^31 (offsets beyond 8 TiB
- * at 4 KiB pages) cost nothing extra.
+ * in one typed array of (key, value) pairs: no per-entry heap objects, one cache line per lookup
+ * (a random page lookup over a big device misses the cache; keys and values side by side make
+ * that one miss, not two), and page indexes past 2^31 (offsets beyond 8 TiB at 4 KiB pages) cost
+ * nothing extra.
  */
 class PageTable {
-  keys: Float64Array;
-  values: Int32Array;
+  /** [key0, value0, key1, value1, …]; an empty entry has key EMPTY_KEY. */
+  entries: Float64Array;
   mask: number;
   size = 0;
 
   constructor(capacity = 64) {
-    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
-    this.values = new Int32Array(capacity);
+    this.entries = newEntries(capacity);
     this.mask = capacity - 1;
   }
 
   clone(): PageTable {
     const copy = new PageTable(1);
-    copy.keys = this.keys.slice();
-    copy.values = this.values.slice();
+    copy.entries = this.entries.slice();
     copy.mask = this.mask;
     copy.size = this.size;
     return copy;
@@ -715,43 +730,42 @@ class PageTable {
 
   /** Slot of `key`, or -1. */
   get(key: number): number {
-    const keys = this.keys;
+    const entries = this.entries;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = keys[i];
-      if (k === key) return this.values[i] as number;
+      const k = entries[2 * i];
+      if (k === key) return entries[2 * i + 1] as number;
       if (k === EMPTY_KEY) return -1;
       i = (i + 1) & mask;
     }
   }
 
   set(key: number, value: number): void {
-    const keys = this.keys;
+    const entries = this.entries;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = keys[i];
+      const k = entries[2 * i];
       if (k === key) {
-        this.values[i] = value;
+        entries[2 * i + 1] = value;
         return;
       }
       if (k === EMPTY_KEY) break;
       i = (i + 1) & mask;
     }
-    keys[i] = key;
-    this.values[i] = value;
+    entries[2 * i] = key;
+    entries[2 * i + 1] = value;
     this.size++;
     if (this.size * 4 > (mask + 1) * 3) this.#grow();
   }
 
   delete(key: number): void {
-    const keys = this.keys;
-    const values = this.values;
+    const entries = this.entries;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = keys[i];
+      const k = entries[2 * i];
       if (k === key) break;
       if (k === EMPTY_KEY) return;
       i = (i + 1) & mask;
@@ -760,40 +774,45 @@ class PageTable {
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = keys[j] as number;
+      const k = entries[2 * j] as number;
       if (k === EMPTY_KEY) break;
       const home = hashIndex(k, mask);
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
-      keys[i] = k;
-      values[i] = values[j] as number;
+      entries[2 * i] = k;
+      entries[2 * i + 1] = entries[2 * j + 1] as number;
       i = j;
     }
-    keys[i] = EMPTY_KEY;
+    entries[2 * i] = EMPTY_KEY;
     this.size--;
   }
 
   forEach(callback: (key: number, value: number) => void): void {
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as number;
-      if (k !== EMPTY_KEY) callback(k, this.values[i] as number);
+    const entries = this.entries;
+    for (let i = 0; i < entries.length; i += 2) {
+      const k = entries[i] as number;
+      if (k !== EMPTY_KEY) callback(k, entries[i + 1] as number);
     }
   }
 
   #grow(): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
-    const capacity = oldKeys.length * 2;
-    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
-    this.values = new Int32Array(capacity);
+    const old = this.entries;
+    const capacity = old.length; // twice the old capacity: old holds two numbers per entry
+    this.entries = newEntries(capacity);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i] as number;
-      if (k !== EMPTY_KEY) this.set(k, oldValues[i] as number);
+    for (let i = 0; i < old.length; i += 2) {
+      const k = old[i] as number;
+      if (k !== EMPTY_KEY) this.set(k, old[i + 1] as number);
     }
   }
+}
+
+/** Room for `capacity` (key, value) pairs, all empty. */
+function newEntries(capacity: number): Float64Array {
+  const entries = new Float64Array(2 * capacity);
+  for (let i = 0; i < entries.length; i += 2) entries[i] = EMPTY_KEY;
+  return entries;
 }
 
 function hashIndex(key: number, mask: number): number {
