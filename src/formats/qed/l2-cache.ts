@@ -12,8 +12,10 @@ import type { QedTable } from './table.ts';
  * qed_read_l2_table does), so at insertion time the cache is the only holder of every entry and
  * eviction always takes the head: the same choice QEMU makes for one request at a time.
  *
- * Lookups scan the 50 entries like QEMU's list walk; a per-L1-index hint of where the table was
- * last found makes the common repeat lookup O(1).
+ * QEMU walks its list of 50 entries; here a per-L1-index hint of where the table was last found
+ * makes the common repeat lookup O(1), and a key → position map answers the rest (a random
+ * workload over a big image misses on most lookups: a walk of all 50 keys per miss cost more
+ * than the rest of the lookup). Which entry is found, and which is evicted, is the list's choice.
  */
 export class L2Cache {
   readonly capacity: number;
@@ -22,6 +24,8 @@ export class L2Cache {
   readonly #tables: Array<QedTable | undefined>;
   #head = 0;
   #size = 0;
+  /** Key → ring position of every cached entry. */
+  readonly #positions = new Map<number, number>();
   /** Hint index (an L1 index) → ring position where its table was last seen, or -1. */
   readonly #hints: Int32Array;
   hits = 0;
@@ -74,6 +78,7 @@ export class L2Cache {
       position = this.#head;
       this.#head = (this.#head + 1) % this.capacity;
       this.lastEvicted = this.#tables[position];
+      this.#positions.delete(this.#keys[position] as number);
     } else {
       position = (this.#head + this.#size) % this.capacity;
       this.#size++;
@@ -81,6 +86,7 @@ export class L2Cache {
     }
     this.#keys[position] = key;
     this.#tables[position] = table;
+    this.#positions.set(key, position);
     if (hint >= 0 && hint < this.#hints.length) this.#hints[hint] = position;
     return table;
   }
@@ -93,10 +99,8 @@ export class L2Cache {
     return out;
   }
 
-  /** Keys are unique and empty slots hold -1, so a plain scan of the ring finds membership. */
+  /** Ring position of `key`, or -1. */
   #position(key: number): number {
-    const keys = this.#keys;
-    for (let p = 0; p < keys.length; p++) if (keys[p] === key) return p;
-    return -1;
+    return this.#positions.get(key) ?? -1;
   }
 }
