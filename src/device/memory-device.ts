@@ -109,8 +109,8 @@ class SlotPool {
         // malloc maps a big buffer with its chunk header in front: one size a multiple of 2 MiB
         // plus a few bytes maps 4 KiB more, and the kernel then neither aligns the mapping to a
         // huge page nor can back its first and last 2 MiB with one. A slab a page short of that
-        // multiple lands in a mapping of exactly the multiple, which Linux aligns: every byte
-        // huge-page backed, a quarter fewer page faults and TLB misses on an 8 MiB slab.
+        // multiple lands in a mapping of exactly the multiple, which Linux aligns: an 8 MiB slab
+        // is then four huge pages, not three and 512 small ones (a quarter of it in 4 KiB faults).
         units = Math.max(
           1,
           Math.floor((units * this.unitBytes - MALLOC_SLACK_BYTES) / this.unitBytes),
@@ -704,25 +704,25 @@ const EMPTY_VALUE = -1;
 
 /**
  * Open-addressing hash table (linear probing, backward-shift deletion) from page index to slot,
- * in one typed array of (key, value) pairs: no per-entry heap objects, one cache line per lookup
- * (a random page lookup over a big device misses the cache; keys and values side by side make
- * that one miss, not two), and page indexes past 2^31 (offsets beyond 8 TiB at 4 KiB pages) cost
- * nothing extra.
+ * in typed arrays: no per-entry heap objects, and page indexes past 2^31 (offsets beyond 8 TiB
+ * at 4 KiB pages) cost nothing extra.
  */
 class PageTable {
-  /** [key0, value0, key1, value1, …]; an empty entry has key EMPTY_KEY. */
-  entries: Float64Array;
+  keys: Float64Array;
+  values: Int32Array;
   mask: number;
   size = 0;
 
   constructor(capacity = 64) {
-    this.entries = newEntries(capacity);
+    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
+    this.values = new Int32Array(capacity);
     this.mask = capacity - 1;
   }
 
   clone(): PageTable {
     const copy = new PageTable(1);
-    copy.entries = this.entries.slice();
+    copy.keys = this.keys.slice();
+    copy.values = this.values.slice();
     copy.mask = this.mask;
     copy.size = this.size;
     return copy;
@@ -730,42 +730,43 @@ class PageTable {
 
   /** Slot of `key`, or -1. */
   get(key: number): number {
-    const entries = this.entries;
+    const keys = this.keys;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = entries[2 * i];
-      if (k === key) return entries[2 * i + 1] as number;
+      const k = keys[i];
+      if (k === key) return this.values[i] as number;
       if (k === EMPTY_KEY) return -1;
       i = (i + 1) & mask;
     }
   }
 
   set(key: number, value: number): void {
-    const entries = this.entries;
+    const keys = this.keys;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = entries[2 * i];
+      const k = keys[i];
       if (k === key) {
-        entries[2 * i + 1] = value;
+        this.values[i] = value;
         return;
       }
       if (k === EMPTY_KEY) break;
       i = (i + 1) & mask;
     }
-    entries[2 * i] = key;
-    entries[2 * i + 1] = value;
+    keys[i] = key;
+    this.values[i] = value;
     this.size++;
     if (this.size * 4 > (mask + 1) * 3) this.#grow();
   }
 
   delete(key: number): void {
-    const entries = this.entries;
+    const keys = this.keys;
+    const values = this.values;
     const mask = this.mask;
     let i = hashIndex(key, mask);
     for (;;) {
-      const k = entries[2 * i];
+      const k = keys[i];
       if (k === key) break;
       if (k === EMPTY_KEY) return;
       i = (i + 1) & mask;
@@ -774,45 +775,40 @@ class PageTable {
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = entries[2 * j] as number;
+      const k = keys[j] as number;
       if (k === EMPTY_KEY) break;
       const home = hashIndex(k, mask);
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
-      entries[2 * i] = k;
-      entries[2 * i + 1] = entries[2 * j + 1] as number;
+      keys[i] = k;
+      values[i] = values[j] as number;
       i = j;
     }
-    entries[2 * i] = EMPTY_KEY;
+    keys[i] = EMPTY_KEY;
     this.size--;
   }
 
   forEach(callback: (key: number, value: number) => void): void {
-    const entries = this.entries;
-    for (let i = 0; i < entries.length; i += 2) {
-      const k = entries[i] as number;
-      if (k !== EMPTY_KEY) callback(k, entries[i + 1] as number);
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as number;
+      if (k !== EMPTY_KEY) callback(k, this.values[i] as number);
     }
   }
 
   #grow(): void {
-    const old = this.entries;
-    const capacity = old.length; // twice the old capacity: old holds two numbers per entry
-    this.entries = newEntries(capacity);
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const capacity = oldKeys.length * 2;
+    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
+    this.values = new Int32Array(capacity);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let i = 0; i < old.length; i += 2) {
-      const k = old[i] as number;
-      if (k !== EMPTY_KEY) this.set(k, old[i + 1] as number);
+    for (let i = 0; i < oldKeys.length; i++) {
+      const k = oldKeys[i] as number;
+      if (k !== EMPTY_KEY) this.set(k, oldValues[i] as number);
     }
   }
-}
-
-/** Room for `capacity` (key, value) pairs, all empty. */
-function newEntries(capacity: number): Float64Array {
-  const entries = new Float64Array(2 * capacity);
-  for (let i = 0; i < entries.length; i += 2) entries[i] = EMPTY_KEY;
-  return entries;
 }
 
 function hashIndex(key: number, mask: number): number {
