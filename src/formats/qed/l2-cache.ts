@@ -12,8 +12,10 @@ import type { QedTable } from './table.ts';
  * qed_read_l2_table does), so at insertion time the cache is the only holder of every entry and
  * eviction always takes the head: the same choice QEMU makes for one request at a time.
  *
- * Lookups scan the 50 entries like QEMU's list walk; a per-L1-index hint of where the table was
- * last found makes the common repeat lookup O(1).
+ * QEMU walks its list of 50 entries; here a per-L1-index hint of where the table was last found
+ * makes the common repeat lookup O(1), and a key → position map answers the rest (a random
+ * workload over a big image misses on most lookups: a walk of all 50 keys per miss cost more
+ * than the rest of the lookup). Which entry is found, and which is evicted, is the list's choice.
  */
 export class L2Cache {
   readonly capacity: number;
@@ -22,6 +24,8 @@ export class L2Cache {
   readonly #tables: Array<QedTable | undefined>;
   #head = 0;
   #size = 0;
+  /** Key → ring position of every cached entry. */
+  readonly #positions: KeyIndex;
   /** Hint index (an L1 index) → ring position where its table was last seen, or -1. */
   readonly #hints: Int32Array;
   hits = 0;
@@ -34,6 +38,7 @@ export class L2Cache {
     this.#keys = new Float64Array(capacity).fill(-1);
     this.#tables = new Array<QedTable | undefined>(capacity).fill(undefined);
     this.#hints = new Int32Array(hintSlots).fill(-1);
+    this.#positions = new KeyIndex(capacity);
   }
 
   get size(): number {
@@ -74,6 +79,7 @@ export class L2Cache {
       position = this.#head;
       this.#head = (this.#head + 1) % this.capacity;
       this.lastEvicted = this.#tables[position];
+      this.#positions.delete(this.#keys[position] as number);
     } else {
       position = (this.#head + this.#size) % this.capacity;
       this.#size++;
@@ -81,6 +87,7 @@ export class L2Cache {
     }
     this.#keys[position] = key;
     this.#tables[position] = table;
+    this.#positions.set(key, position);
     if (hint >= 0 && hint < this.#hints.length) this.#hints[hint] = position;
     return table;
   }
@@ -93,10 +100,81 @@ export class L2Cache {
     return out;
   }
 
-  /** Keys are unique and empty slots hold -1, so a plain scan of the ring finds membership. */
+  /** Ring position of `key`, or -1. */
   #position(key: number): number {
-    const keys = this.#keys;
-    for (let p = 0; p < keys.length; p++) if (keys[p] === key) return p;
-    return -1;
+    return this.#positions.get(key);
   }
+}
+
+/**
+ * Key → ring position for the cache's few entries: open addressing with linear probing and
+ * backward-shift deletion, in typed arrays. A Map costs more here: every miss deletes one key and
+ * adds another, and its deleted entries pile up until it rehashes.
+ */
+class KeyIndex {
+  readonly #keys: Float64Array;
+  readonly #values: Int32Array;
+  readonly #mask: number;
+
+  constructor(entries: number) {
+    let capacity = 8;
+    while (capacity < entries * 4) capacity *= 2;
+    this.#keys = new Float64Array(capacity).fill(-1);
+    this.#values = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+  }
+
+  /** Position of `key` (>= 0), or -1. */
+  get(key: number): number {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    for (let i = slotOf(key, mask); ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === key) return this.#values[i] as number;
+      if (k === -1) return -1;
+    }
+  }
+
+  set(key: number, value: number): void {
+    const keys = this.#keys;
+    const mask = this.#mask;
+    let i = slotOf(key, mask);
+    while (keys[i] !== key && keys[i] !== -1) i = (i + 1) & mask;
+    keys[i] = key;
+    this.#values[i] = value;
+  }
+
+  delete(key: number): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    const mask = this.#mask;
+    let i = slotOf(key, mask);
+    for (;;) {
+      const k = keys[i];
+      if (k === key) break;
+      if (k === -1) return;
+      i = (i + 1) & mask;
+    }
+    // Backward shift: later entries of the probe run move into the hole when their home allows.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const k = keys[j] as number;
+      if (k === -1) break;
+      const home = slotOf(k, mask);
+      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (stays) continue;
+      keys[i] = k;
+      values[i] = values[j] as number;
+      i = j;
+    }
+    keys[i] = -1;
+  }
+}
+
+function slotOf(key: number, mask: number): number {
+  const lo = key >>> 0;
+  const hi = (key / 4294967296) >>> 0;
+  const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+  return (h ^ (h >>> 15)) & mask;
 }

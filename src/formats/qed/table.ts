@@ -22,9 +22,11 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('qedlab QED engine needs a little-endian host');
 }
 
-/** The bytes a device holds, read without I/O accounting (MemoryDevice.readInto). */
+/** The bytes a device holds, read without I/O accounting (MemoryDevice.readInto, readU64). */
 export interface TableSource {
   readInto(offsetBytes: number, out: Uint8Array): void;
+  /** The little-endian u64 at `offsetBytes`, as a number (as `readInto` would read it). */
+  readU64(offsetBytes: number): number;
 }
 
 /**
@@ -45,8 +47,6 @@ const VERIFY_BACKED_TABLES = process.env.QEDLAB_VERIFY_PATCHED_WRITES === '1';
 const RUN_CHUNK_ENTRIES = 64;
 const RUN_SCRATCH = new Uint8Array(RUN_CHUNK_ENTRIES * 8);
 const RUN_WORDS = new Uint32Array(RUN_SCRATCH.buffer);
-const ENTRY_SCRATCH = new Uint8Array(8);
-const ENTRY_WORDS = new Uint32Array(ENTRY_SCRATCH.buffer);
 
 /**
  * An L1 or L2 table of `entries` little-endian u64 offsets, in one of three forms:
@@ -258,10 +258,7 @@ export class QedTable {
   }
 
   #backedGet(index: number): number {
-    (this.#source as TableSource).readInto(this.#offsetBytes + index * 8, ENTRY_SCRATCH);
-    const hi = ENTRY_WORDS[1] as number;
-    const lo = ENTRY_WORDS[0] as number;
-    const value = hi === 0 ? lo : hi * TWO_POW_32 + lo;
+    const value = (this.#source as TableSource).readU64(this.#offsetBytes + index * 8);
     if (this.#mirror !== undefined && this.#mirror.get(index) !== value) {
       throw new Error(
         `QED device-backed table at ${this.#offsetBytes}: entry ${index} is ${value} on the ` +
