@@ -1,3 +1,4 @@
+import { MISSING, NumberIndex } from '../util/number-index.ts';
 import {
   type IoKind,
   isZeroBufferView,
@@ -187,7 +188,7 @@ export class MemoryDevice implements PatchWritableDevice {
   readonly dataMode: 'store' | 'drop';
   /** Size of a compact block; 0 when pages are never compact. */
   readonly compactBytes: number;
-  #table = new PageTable();
+  #table = new NumberIndex();
   #full: SlotPool;
   #blocks: SlotPool;
   /** log2(compactBytes). */
@@ -264,7 +265,7 @@ export class MemoryDevice implements PatchWritableDevice {
       if (code >= 0) {
         const start = this.#full.start(code) + inPage;
         out.set(this.#full.slab(code).subarray(start, start + n), done);
-      } else if (code === EMPTY_VALUE) {
+      } else if (code === MISSING) {
         out.fill(0, done, done + n);
       } else {
         this.#readCompact(code, inPage, out, done, n);
@@ -283,7 +284,7 @@ export class MemoryDevice implements PatchWritableDevice {
     const pageIndex = Math.floor(offsetBytes / pageBytes);
     const inPage = offsetBytes - pageIndex * pageBytes;
     const code = this.#table.get(pageIndex);
-    if (code === EMPTY_VALUE) {
+    if (code === MISSING) {
       if (inPage + 8 <= pageBytes) return 0;
     } else if (code >= 0) {
       if (inPage + 8 <= pageBytes)
@@ -440,7 +441,7 @@ export class MemoryDevice implements PatchWritableDevice {
     const code = this.#table.get(pageIndex);
     const length = chunk.length;
     const full = length === pageBytes;
-    if (code === EMPTY_VALUE) {
+    if (code === MISSING) {
       if (knownZero) return;
       let first = 0;
       if (this.compactBytes > 0) {
@@ -608,7 +609,7 @@ export class MemoryDevice implements PatchWritableDevice {
 
   #clearInPage(index: number, startBytes: number, endBytes: number): void {
     const code = this.#table.get(index);
-    if (code === EMPTY_VALUE) return;
+    if (code === MISSING) return;
     const pageBytes = this.pageBytes;
     const pageStart = index * pageBytes;
     const from = Math.max(startBytes, pageStart) - pageStart;
@@ -696,127 +697,4 @@ function lastNonZero(bytes: Uint8Array): number {
   let i = bytes.length - 1;
   while (i > 0 && bytes[i] === 0) i--;
   return i;
-}
-
-const EMPTY_KEY = -1;
-/** PageTable.get of a missing key. */
-const EMPTY_VALUE = -1;
-
-/**
- * Open-addressing hash table (linear probing, backward-shift deletion) from page index to slot,
- * in typed arrays: no per-entry heap objects, and page indexes past 2^31 (offsets beyond 8 TiB
- * at 4 KiB pages) cost nothing extra.
- */
-class PageTable {
-  keys: Float64Array;
-  values: Int32Array;
-  mask: number;
-  size = 0;
-
-  constructor(capacity = 64) {
-    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
-    this.values = new Int32Array(capacity);
-    this.mask = capacity - 1;
-  }
-
-  clone(): PageTable {
-    const copy = new PageTable(1);
-    copy.keys = this.keys.slice();
-    copy.values = this.values.slice();
-    copy.mask = this.mask;
-    copy.size = this.size;
-    return copy;
-  }
-
-  /** Slot of `key`, or -1. */
-  get(key: number): number {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = hashIndex(key, mask);
-    for (;;) {
-      const k = keys[i];
-      if (k === key) return this.values[i] as number;
-      if (k === EMPTY_KEY) return -1;
-      i = (i + 1) & mask;
-    }
-  }
-
-  set(key: number, value: number): void {
-    const keys = this.keys;
-    const mask = this.mask;
-    let i = hashIndex(key, mask);
-    for (;;) {
-      const k = keys[i];
-      if (k === key) {
-        this.values[i] = value;
-        return;
-      }
-      if (k === EMPTY_KEY) break;
-      i = (i + 1) & mask;
-    }
-    keys[i] = key;
-    this.values[i] = value;
-    this.size++;
-    if (this.size * 4 > (mask + 1) * 3) this.#grow();
-  }
-
-  delete(key: number): void {
-    const keys = this.keys;
-    const values = this.values;
-    const mask = this.mask;
-    let i = hashIndex(key, mask);
-    for (;;) {
-      const k = keys[i];
-      if (k === key) break;
-      if (k === EMPTY_KEY) return;
-      i = (i + 1) & mask;
-    }
-    // Backward-shift: pull later entries of the probe run into the hole when their home allows.
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = keys[j] as number;
-      if (k === EMPTY_KEY) break;
-      const home = hashIndex(k, mask);
-      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
-      if (stays) continue;
-      keys[i] = k;
-      values[i] = values[j] as number;
-      i = j;
-    }
-    keys[i] = EMPTY_KEY;
-    this.size--;
-  }
-
-  forEach(callback: (key: number, value: number) => void): void {
-    const keys = this.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as number;
-      if (k !== EMPTY_KEY) callback(k, this.values[i] as number);
-    }
-  }
-
-  #grow(): void {
-    const oldKeys = this.keys;
-    const oldValues = this.values;
-    const capacity = oldKeys.length * 2;
-    this.keys = new Float64Array(capacity).fill(EMPTY_KEY);
-    this.values = new Int32Array(capacity);
-    this.mask = capacity - 1;
-    this.size = 0;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i] as number;
-      if (k !== EMPTY_KEY) this.set(k, oldValues[i] as number);
-    }
-  }
-}
-
-function hashIndex(key: number, mask: number): number {
-  const lo = key >>> 0;
-  const hi = (key / 4294967296) >>> 0;
-  let h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h & mask;
 }

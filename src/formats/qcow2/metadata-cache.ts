@@ -4,7 +4,7 @@ import {
   type WritePatch,
   writePatched,
 } from '../../device/types.ts';
-import { OffsetIndex } from './offset-index.ts';
+import { NumberIndex } from '../../util/number-index.ts';
 
 /** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
 const NO_PATCHES: readonly WritePatch[] = [];
@@ -77,7 +77,7 @@ export class MetadataCache {
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
-  readonly #bySlotOffset: OffsetIndex;
+  readonly #bySlotOffset: NumberIndex;
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
   readonly #emptyBits: Uint32Array;
   /** Doubly linked LRU list of used slots, oldest release first. */
@@ -105,7 +105,7 @@ export class MetadataCache {
     this.#nonZeroFrom = new Int32Array(size);
     this.#nonZeroTo = new Int32Array(size);
     this.#dirtyList = new Int32Array(Math.max(16, size * 2));
-    this.#bySlotOffset = new OffsetIndex(size);
+    this.#bySlotOffset = NumberIndex.withRoomFor(size);
     this.#readsInto = typeof (device as Partial<ReadsInto>).readInto === 'function';
     this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
     this.#emptyCount = size;
