@@ -214,8 +214,16 @@ function simFigures(
   return f;
 }
 
+/**
+ * The whole-TiB rate varies by ±20 % run to run on this VM (how much of the fresh table memory
+ * the kernel backs with huge pages), so it runs three times, each on a fresh image, and reports
+ * the median run alongside all three.
+ */
 function simSection(format: 'qed' | 'qcow2', target: number, wholeWrites: number): Figures {
-  const whole = simulateWrites({ format, writes: wholeWrites, virtualSizeBytes: TiB });
+  const runs = [0, 1, 2]
+    .map(() => simulateWrites({ format, writes: wholeWrites, virtualSizeBytes: TiB }))
+    .sort((a, b) => a.writesPerSecond - b.writesPerSecond);
+  const whole = runs[1] as ReturnType<typeof simulateWrites>;
   const region = simulateWrites({
     format,
     writes: 1_000_000,
@@ -224,6 +232,8 @@ function simSection(format: 'qed' | 'qcow2', target: number, wholeWrites: number
   });
   return {
     ...simFigures('whole1TiB', whole, target),
+    whole1TiBRunsWritesPerSecond: runs.map((r) => r.writesPerSecond).join(', '),
+    whole1TiBRunsWritesPerCpuSecond: runs.map((r) => r.writesPerCpuSecond).join(', '),
     ...simFigures('region8GiB', region, target),
     maxRssBytes: Math.max(whole.maxRssBytes, region.maxRssBytes),
   };
@@ -562,8 +572,9 @@ export const LAB_SECTIONS: LabSection[] = [
   },
   {
     name: 'sim-qcow2',
-    describe: 'qcow2 1 TiB on MemoryDevice (drop, none): 300k random writes whole, 1M in 8 GiB',
-    run: () => simSection('qcow2', 500_000, 300_000),
+    describe:
+      'qcow2 1 TiB on MemoryDevice (drop, none): 1M random 4 KiB writes, whole image and 8 GiB',
+    run: () => simSection('qcow2', 500_000, 1_000_000),
   },
   {
     name: 'scale-qcow2-1pib',
@@ -573,10 +584,9 @@ export const LAB_SECTIONS: LabSection[] = [
   {
     name: 'scale-qed-1pib',
     describe:
-      '1 PiB QED (table_size=16, 512-byte device pages): 1M sparse allocating writes (one per GiB), time and memory',
-    // 512-byte device pages: QED's table updates are 512-byte sectors, and with 4 KiB pages the
-    // device would keep a 4 KiB page for each 8-byte entry of these sparse tables.
-    run: () => scaleSection('qed', { table_size: '16' }, 512),
+      '1 PiB QED (table_size=16): 1M sparse allocating writes (one per GiB), time and memory',
+    // Default 4 KiB device pages: a page holding one 8-byte entry is stored as a 64-byte block.
+    run: () => scaleSection('qed', { table_size: '16' }),
   },
   {
     name: 'sim-vs-qemu-io',
