@@ -1,3 +1,4 @@
+import { NumberIndex } from '../../util/number-index.ts';
 import { QED_L2_CACHE_TABLES } from './constants.ts';
 import type { QedTable } from './table.ts';
 
@@ -25,7 +26,7 @@ export class L2Cache {
   #head = 0;
   #size = 0;
   /** Key → ring position of every cached entry. */
-  readonly #positions: KeyIndex;
+  readonly #positions: NumberIndex;
   /** Hint index (an L1 index) → ring position where its table was last seen, or -1. */
   readonly #hints: Int32Array;
   hits = 0;
@@ -38,7 +39,7 @@ export class L2Cache {
     this.#keys = new Float64Array(capacity).fill(-1);
     this.#tables = new Array<QedTable | undefined>(capacity).fill(undefined);
     this.#hints = new Int32Array(hintSlots).fill(-1);
-    this.#positions = new KeyIndex(capacity);
+    this.#positions = NumberIndex.withRoomFor(capacity);
   }
 
   get size(): number {
@@ -104,77 +105,4 @@ export class L2Cache {
   #position(key: number): number {
     return this.#positions.get(key);
   }
-}
-
-/**
- * Key → ring position for the cache's few entries: open addressing with linear probing and
- * backward-shift deletion, in typed arrays. A Map costs more here: every miss deletes one key and
- * adds another, and its deleted entries pile up until it rehashes.
- */
-class KeyIndex {
-  readonly #keys: Float64Array;
-  readonly #values: Int32Array;
-  readonly #mask: number;
-
-  constructor(entries: number) {
-    let capacity = 8;
-    while (capacity < entries * 4) capacity *= 2;
-    this.#keys = new Float64Array(capacity).fill(-1);
-    this.#values = new Int32Array(capacity);
-    this.#mask = capacity - 1;
-  }
-
-  /** Position of `key` (>= 0), or -1. */
-  get(key: number): number {
-    const keys = this.#keys;
-    const mask = this.#mask;
-    for (let i = slotOf(key, mask); ; i = (i + 1) & mask) {
-      const k = keys[i];
-      if (k === key) return this.#values[i] as number;
-      if (k === -1) return -1;
-    }
-  }
-
-  set(key: number, value: number): void {
-    const keys = this.#keys;
-    const mask = this.#mask;
-    let i = slotOf(key, mask);
-    while (keys[i] !== key && keys[i] !== -1) i = (i + 1) & mask;
-    keys[i] = key;
-    this.#values[i] = value;
-  }
-
-  delete(key: number): void {
-    const keys = this.#keys;
-    const values = this.#values;
-    const mask = this.#mask;
-    let i = slotOf(key, mask);
-    for (;;) {
-      const k = keys[i];
-      if (k === key) break;
-      if (k === -1) return;
-      i = (i + 1) & mask;
-    }
-    // Backward shift: later entries of the probe run move into the hole when their home allows.
-    let j = i;
-    for (;;) {
-      j = (j + 1) & mask;
-      const k = keys[j] as number;
-      if (k === -1) break;
-      const home = slotOf(k, mask);
-      const stays = i <= j ? i < home && home <= j : i < home || home <= j;
-      if (stays) continue;
-      keys[i] = k;
-      values[i] = values[j] as number;
-      i = j;
-    }
-    keys[i] = -1;
-  }
-}
-
-function slotOf(key: number, mask: number): number {
-  const lo = key >>> 0;
-  const hi = (key / 4294967296) >>> 0;
-  const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-  return (h ^ (h >>> 15)) & mask;
 }
