@@ -13,7 +13,8 @@ function filled(length: number, value: number): Uint8Array {
 /**
  * Writes that mostly stay inside one 64-byte block of a page (a table entry),
  * some crossing into others (promotion), full-page writes, zeros, clears, patched writes and
- * clones: a compact device must read back exactly what a device of full pages holds.
+ * clones: a compact device must read back exactly what a device of full pages holds, through
+ * read and through readU64 (the QED engine's entry reads), at and across block edges.
  */
 function randomOp(rng: Rng, devices: MemoryDevice[]): void {
   const choice = rng.nextInt(100);
@@ -41,11 +42,30 @@ function randomOp(rng: Rng, devices: MemoryDevice[]): void {
   } else if (choice < 86) {
     const size = rng.nextInt(SPAN_BYTES);
     for (const d of devices) d.truncate(size);
-  } else {
+  } else if (choice < 93) {
     const length = rng.nextInt(9000);
     const [first, ...others] = devices as [MemoryDevice, ...MemoryDevice[]];
     const expected = first.read(offset, length, 'l1');
     for (const d of others) expectBytesEqual(d.read(offset, length, 'l1'), expected);
+  } else {
+    // Table entries the way the QED engine reads them, at and across the 64-byte block edges.
+    const [first, ...others] = devices as [MemoryDevice, ...MemoryDevice[]];
+    const edge = page * 4096 + rng.nextInt(65) * 64;
+    for (let d = -8; d <= 8; d++) {
+      const at = Math.max(0, edge + d);
+      const expected = first.readU64(at);
+      for (const other of others) expect(other.readU64(at)).toBe(expected);
+    }
+  }
+}
+
+/** readU64 at every 8-byte offset and around every block edge, against the full-page device. */
+function expectSameU64s(plain: MemoryDevice, compact: MemoryDevice): void {
+  for (let at = 0; at + 8 <= SPAN_BYTES; at += 8)
+    expect(compact.readU64(at)).toBe(plain.readU64(at));
+  for (let edge = 64; edge < SPAN_BYTES; edge += 64) {
+    for (const d of [-7, -3, -1, 1, 5])
+      expect(compact.readU64(edge + d)).toBe(plain.readU64(edge + d));
   }
 }
 
@@ -66,7 +86,11 @@ describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte blo
     }
     expect(compact.size()).toBe(plain.size());
     expectBytesEqual(compact.toBytes(), plain.toBytes());
-    for (const [p, c] of clones) expectBytesEqual(c.toBytes(), p.toBytes());
+    expectSameU64s(plain, compact);
+    for (const [p, c] of clones) {
+      expectBytesEqual(c.toBytes(), p.toBytes());
+      expectSameU64s(p, c);
+    }
     expect(compact.storedBytes()).toBeLessThanOrEqual(plain.storedBytes());
   });
 

@@ -58,4 +58,15 @@ describe('MemoryDevice.readU64', () => {
       );
     }
   });
+
+  it('reads the next page bytes of an entry that leaves a compact page away from its block', () => {
+    const device = new MemoryDevice();
+    // Page 0 compact with its block at the start; page 1 starts with a non-zero byte.
+    device.write(10, new Uint8Array([1]));
+    device.write(4096, new Uint8Array([0x20, 0x30]));
+    for (let at = 4089; at < 4096; at++) {
+      expect(device.readU64(at)).toBe(viaReadInto(device, at));
+      expect(device.readU64(at)).not.toBe(0);
+    }
+  });
 });

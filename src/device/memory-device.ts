@@ -296,7 +296,10 @@ export class MemoryDevice implements PatchWritableDevice {
         const block = local >>> this.#blocksPerPageShift;
         return readU64At(this.#blocks.slab(block), this.#blocks.start(block) + inPage - blockStart);
       }
-      if (inPage + 8 <= blockStart || inPage >= blockStart + this.compactBytes) return 0;
+      // Zeros only when the entry also ends in this page: past it lies the next page's bytes.
+      const inPageOnly = inPage + 8 <= pageBytes;
+      if (inPageOnly && (inPage + 8 <= blockStart || inPage >= blockStart + this.compactBytes))
+        return 0;
     }
     // Straddles a page or a compact block's edge: the general path.
     this.readInto(offsetBytes, U64_SCRATCH);
