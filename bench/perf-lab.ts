@@ -65,13 +65,9 @@ function openSimImage(
   driver: FormatDriver,
   sizeBytes: number,
   options: Record<string, string> = {},
-  pageBytes?: number,
 ): { image: ReturnType<FormatDriver['open']>; clock: SimClock; device: MeteredDevice } {
   const clock = new SimClock();
-  const memory = new MemoryDevice({
-    dataMode: 'drop',
-    ...(pageBytes === undefined ? {} : { pageBytes }),
-  });
+  const memory = new MemoryDevice({ dataMode: 'drop' });
   driver.create({ device: memory, sizeBytes, options });
   const device = new MeteredDevice(memory, { clock, costModel: createCostModel('none') });
   return { image: driver.open({ device, readOnly: false, forCheck: false, clock }), clock, device };
@@ -244,11 +240,7 @@ function simSection(format: 'qed' | 'qcow2', target: number, wholeWrites: number
  * allocates metadata. Stops early at a time budget and says so (rate and memory per write are
  * then from the writes done; the projection is labelled as one).
  */
-function scaleSection(
-  format: 'qed' | 'qcow2',
-  options: Record<string, string>,
-  pageBytes?: number,
-): Figures {
+function scaleSection(format: 'qed' | 'qcow2', options: Record<string, string>): Figures {
   const writes = 1_000_000;
   const budgetSeconds = Number(process.env.PERF_SCALE_BUDGET_S ?? 60);
   const offsets = writeOffsets({
@@ -258,7 +250,7 @@ function scaleSection(
     pattern: 'sparse',
     seed: 3,
   });
-  const sim = openSimImage(format === 'qed' ? qedDriver : qcow2Driver, PiB, options, pageBytes);
+  const sim = openSimImage(format === 'qed' ? qedDriver : qcow2Driver, PiB, options);
   const block = new Uint8Array(4096).fill(0xab);
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
@@ -300,7 +292,6 @@ function scaleSection(
       1,
     ),
     imageFileBytes: sim.device.size(),
-    ...(pageBytes === undefined ? {} : { devicePageSizeBytes: pageBytes }),
   };
 }
 
