@@ -3,41 +3,14 @@ import { SimClock } from '../src/device/clock.ts';
 import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { BlockDevice, IoKind, IoRecord } from '../src/device/types.ts';
+import type { IoRecord } from '../src/device/types.ts';
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
+import { plainBlockDevice } from './helpers/plain-device.ts';
 
 const TiB = 2 ** 40;
 const MiB = 2 ** 20;
-
-/**
- * A device that only has the plain BlockDevice calls: every write-back reaches it as the whole
- * table (writePatched materialises it), every table read as a fresh buffer. That is how the
- * engine ran before its cache described write-backs by what changed.
- */
-class PlainDevice implements BlockDevice {
-  readonly inner: MemoryDevice;
-  constructor(inner: MemoryDevice) {
-    this.inner = inner;
-  }
-  read(offsetBytes: number, lengthBytes: number, kind: IoKind): Uint8Array {
-    return this.inner.read(offsetBytes, lengthBytes, kind);
-  }
-  write(offsetBytes: number, data: Uint8Array, kind: IoKind): void {
-    this.inner.write(offsetBytes, data.slice(), kind);
-  }
-  zeroRange(offsetBytes: number, lengthBytes: number, kind: IoKind): void {
-    this.inner.zeroRange(offsetBytes, lengthBytes, kind);
-  }
-  flush(): void {}
-  size(): number {
-    return this.inner.size();
-  }
-  truncate(sizeBytes: number): void {
-    this.inner.truncate(sizeBytes);
-  }
-}
 
 interface Run {
   log: string[];
@@ -56,7 +29,9 @@ function run(patched: boolean, seed: number): Run {
   qcow2Driver.create({ device: memory, sizeBytes: TiB, options: {} });
   const log: string[] = [];
   const clock = new SimClock();
-  const metered = new MeteredDevice(patched ? memory : new PlainDevice(memory), {
+  // Without writePatched every write-back reaches the device as the whole table, as before the
+  // cache described write-backs by what changed.
+  const metered = new MeteredDevice(patched ? memory : plainBlockDevice(memory), {
     clock,
     costModel: createCostModel('hdd'),
     log: (r: IoRecord) => log.push(JSON.stringify(r)),
