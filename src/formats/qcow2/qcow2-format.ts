@@ -21,6 +21,12 @@ import {
   type Qcow2HeaderCluster,
   serializeHeaderCluster,
 } from './header.ts';
+import {
+  hasUnknownIncompatibleFeatures,
+  readBackingFileName,
+  readHeaderExtensions,
+  readHeaderFields,
+} from './header-read.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { cacheGeometry, Qcow2Image } from './qcow2-image.ts';
 import { parseRefcountTable } from './refcount-table.ts';
@@ -66,10 +72,13 @@ export interface Qcow2OpenOptions {
 export function openQcow2(options: Qcow2OpenOptions): Qcow2Image {
   const file = new FileNode(options.device);
   const device: BlockDevice = file;
-  const fileSize = device.size();
-  const first = device.read(0, Math.min(Math.max(fileSize, 512), 2 * 1024 * 1024), 'header');
-  const headerCluster = parseHeaderCluster(first);
-  const h = headerCluster.header;
+  const reader = readHeaderFields(device);
+  if (hasUnknownIncompatibleFeatures(reader.header)) {
+    // QEMU reads the extensions (feature name table included) only to name the features.
+    readHeaderExtensions(device, reader, true);
+    parseHeaderCluster(reader.cluster);
+  }
+  const h = reader.header;
   const cs = 2 ** h.clusterBits;
   if (
     (h.incompatibleFeatures & BigInt(INCOMPAT_CORRUPT)) !== 0n &&
@@ -107,6 +116,9 @@ export function openQcow2(options: Qcow2OpenOptions): Qcow2Image {
       : new Uint8Array(0),
     reftableEntries,
   );
+  readHeaderExtensions(device, reader, false);
+  readBackingFileName(device, reader);
+  const headerCluster = parseHeaderCluster(reader.cluster);
   const geometry = cacheGeometry(h.sizeBytes, cs);
   const l2Cache = new MetadataCache(device, geometry.l2Entries, geometry.l2EntryBytes, 'l2');
   const refblockCache = new MetadataCache(device, geometry.refblockEntries, cs, 'refblock');
@@ -136,8 +148,8 @@ export function openQcow2(options: Qcow2OpenOptions): Qcow2Image {
     backing,
   });
   refcounts.onReftableMoved = (offset, clusters) => {
-    h.refcountTableOffset = offset;
-    h.refcountTableClusters = clusters;
+    headerCluster.header.refcountTableOffset = offset;
+    headerCluster.header.refcountTableClusters = clusters;
   };
   refcounts.unmap = options.discardUnmap ?? true;
   const image = new Qcow2Image(state);

@@ -1,0 +1,121 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect, it } from 'vitest';
+import { SimClock } from '../src/device/clock.ts';
+import { FileDevice } from '../src/device/file-device.ts';
+import { MeteredDevice } from '../src/device/metered-device.ts';
+import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
+import { describeWithQemu } from './helpers/qemu.ts';
+import { makeTempDir } from './helpers/qemu-compare.ts';
+
+interface Read {
+  offset: number;
+  length: number;
+}
+
+/** The pread64 calls on descriptors opened for `fileName`, in order (strace -f -s 0 output). */
+function straceReads(trace: string, fileName: string): Read[] {
+  const fds = new Set<number>();
+  const reads: Read[] = [];
+  for (const line of trace.split('\n')) {
+    const call = /^\d+\s+(\w+)\((.*)\)\s*=\s*(-?\d+)/.exec(line);
+    if (!call) continue;
+    const [, name, args, ret] = call as unknown as [string, string, string, string];
+    if (name === 'openat') {
+      const opened = /^[^,]+,\s*"((?:[^"\\]|\\.)*)"/.exec(args)?.[1];
+      if (Number(ret) >= 0) {
+        if (opened !== undefined && path.basename(opened) === fileName) fds.add(Number(ret));
+        else fds.delete(Number(ret));
+      }
+    } else if (name === 'close') {
+      fds.delete(Number(args));
+    } else if (name === 'pread64' && fds.has(Number(/^(\d+)/.exec(args)?.[1]))) {
+      const fields = args.split(',').map((s) => s.trim());
+      reads.push({
+        length: Number(fields[fields.length - 2]),
+        offset: Number(fields[fields.length - 1]),
+      });
+    }
+  }
+  return reads;
+}
+
+function qemuOpenReads(file: string): Read[] {
+  const trace = `${file}.strace`;
+  spawnSync('strace', [
+    '-f',
+    '-s',
+    '0',
+    '-o',
+    trace,
+    '-e',
+    'trace=openat,close,pread64',
+    'qemu-io',
+    '-r',
+    '-f',
+    'qcow2',
+    '-c',
+    'quit',
+    file,
+  ]);
+  return straceReads(fs.readFileSync(trace, 'utf8'), path.basename(file));
+}
+
+function labOpenReads(file: string): Read[] {
+  const inner = FileDevice.open(file, { readOnly: true });
+  const reads: Read[] = [];
+  try {
+    const clock = new SimClock();
+    const device = new MeteredDevice(inner, {
+      clock,
+      log: (r) => {
+        if (r.op === 'read') reads.push({ offset: r.offset, length: r.length });
+      },
+    });
+    qcow2Driver.open({ device, readOnly: true, forCheck: false, clock }).close();
+  } finally {
+    inner.close();
+  }
+  return reads;
+}
+
+const CASES: Array<{ name: string; make: (dir: string) => string }> = [
+  {
+    name: 'v3, 1 TiB, 64 KiB clusters (header, L1, reftable, feature table head, end marker)',
+    make: (dir) => qemuImg(dir, 'a.qcow2', ['-o', 'cluster_size=64k'], '1T'),
+  },
+  {
+    name: 'v2 (compat=0.10): 72-byte header, the extension walk starts at 72',
+    make: (dir) => qemuImg(dir, 'v2.qcow2', ['-o', 'compat=0.10'], '1G'),
+  },
+  {
+    name: 'overlay: backing format extension data and the backing file name',
+    make: (dir) => {
+      qemuImg(dir, 'base.qcow2', [], '64M');
+      return qemuImg(dir, 'top.qcow2', ['-b', 'base.qcow2', '-F', 'qcow2'], '64M');
+    },
+  },
+  {
+    name: '2 MiB clusters: of cluster 0, only the few hundred bytes QEMU asks for',
+    make: (dir) => qemuImg(dir, 'big.qcow2', ['-o', 'cluster_size=2M'], '16T'),
+  },
+];
+
+function qemuImg(dir: string, name: string, args: string[], size: string): string {
+  const file = path.join(dir, name);
+  spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', ...args, file, size], { cwd: dir });
+  return file;
+}
+
+describeWithQemu('qcow2 open reads what QEMU 7.2 reads (pread offsets and lengths)', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const file = c.make(makeTempDir('qcow2-open-reads-'));
+      const qemu = qemuOpenReads(file);
+      // The backing file of an overlay is opened on its own descriptor; only the image's count.
+      expect(qemu.length).toBeGreaterThan(2);
+      expect(labOpenReads(file)).toEqual(qemu);
+    });
+  }
+});
