@@ -4,12 +4,8 @@ import { IoLogWriter } from '../../device/io-log.ts';
 import { LabError, UsageError } from '../../util/errors.ts';
 import { withImageFile } from '../image-args.ts';
 import { type OpenedImage, openImageFile } from '../image-file.ts';
-import {
-  parseQemuIoCommand,
-  parseQemuIoScript,
-  type QemuIoCommand,
-  QemuIoSession,
-} from '../qemu-io-script.ts';
+import { QemuIoCommandList } from '../qemu-io-command-list.ts';
+import { parseQemuIoCommand, parseQemuIoScriptList, QemuIoSession } from '../qemu-io-script.ts';
 import { COMMAND_INFO } from './command-info.ts';
 import { VARIANT_OPTION } from './variants.ts';
 
@@ -50,7 +46,7 @@ type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
  * pending need-check timer fires). `abort` skips the close and every flush: a power cut.
  */
 export function handler(argv: Args): void {
-  const commands: QemuIoCommand[] = [];
+  const commands = new QemuIoCommandList(argv.c.length);
   for (const text of argv.c) {
     const parsed = parseQemuIoCommand(text);
     if (parsed) commands.push(parsed);
@@ -62,7 +58,7 @@ export function handler(argv: Args): void {
     } catch {
       throw new UsageError(`Could not read script '${argv.script}'`);
     }
-    commands.push(...parseQemuIoScript(text));
+    parseQemuIoScriptList(text, commands);
   }
   const log = argv.ioLog === undefined ? undefined : new IoLogWriter(argv.ioLog);
   let opened: OpenedImage;
@@ -88,7 +84,7 @@ export function handler(argv: Args): void {
   });
   let failure: unknown;
   try {
-    session.runAll(commands);
+    session.runList(commands);
   } catch (error) {
     failure = error;
   }
