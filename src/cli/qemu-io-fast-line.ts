@@ -137,8 +137,7 @@ function sizeOf(length: number, digits: number, value: number, last: number): nu
  * function stays small enough for the JIT to optimise early in a one-shot parse. Gives exactly
  * what the general parser gives for such a line, and LINE_NOT_SIMPLE for every other line —
  * comments, tabs, `\r`, hex offsets, `sleep`, a repeated `-P`, anything the general parser
- * would reject — which the general parser then
- * handles, errors included.
+ * would reject — which the general parser then handles, errors included.
  */
 function scanLine(text: string, start: number, end: number): number {
   let op = -1;

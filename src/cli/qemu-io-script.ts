@@ -162,13 +162,16 @@ export function parseQemuIoCommandGeneral(line: string): QemuIoCommand | undefin
 
 /**
  * One command per line (as `text.split('\n')` cuts it), appended to `out` (a new list by
- * default); the first bad line throws. Common lines never become objects (see
- * {@link scanSimpleLine}); the rest go through the general parser, one line at a time.
+ * default); the first bad line throws (`out` then holds the lines before it). Common lines never
+ * become objects (see {@link scanSimpleLine}); the rest go through the general parser, one line
+ * at a time.
  */
 export function parseQemuIoScriptList(
   text: string,
   out: QemuIoCommandList = new QemuIoCommandList(0),
 ): QemuIoCommandList {
+  // Room for every line at once: the columns are allocated once and each page of them is first
+  // touched once (fresh memory costs a page fault per page here), not copied as they grow.
   let lines = 1;
   for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
   out.reserve(out.length + lines);
