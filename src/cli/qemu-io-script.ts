@@ -350,12 +350,20 @@ export class QemuIoSession {
     return true;
   }
 
+  #reportedLengthBytes = -1;
+  #reportedSize = '';
+
   #report(verb: string, offsetBytes: number, lengthBytes: number, startNs: number): void {
     const print = this.#options.print;
     if (!print) return;
     const seconds = (this.#clock.nowNs() - startNs) / 1e9;
     print(`${verb} ${lengthBytes}/${lengthBytes} bytes at offset ${offsetBytes}`);
-    print(`${formatSize(lengthBytes)}, 1 ops; ${seconds.toFixed(6)} sec simulated`);
+    // A script repeats a few lengths: their human-readable sizes are worked out once each.
+    if (lengthBytes !== this.#reportedLengthBytes) {
+      this.#reportedLengthBytes = lengthBytes;
+      this.#reportedSize = formatSize(lengthBytes);
+    }
+    print(`${this.#reportedSize}, 1 ops; ${seconds.toFixed(6)} sec simulated`);
   }
 }
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { IoLogWriter } from '../../device/io-log.ts';
 import { LabError, UsageError } from '../../util/errors.ts';
+import { BufferedLines } from '../buffered-lines.ts';
 import { withImageFile } from '../image-args.ts';
 import { type OpenedImage, openImageFile } from '../image-file.ts';
 import { QemuIoCommandList } from '../qemu-io-command-list.ts';
@@ -77,7 +78,8 @@ export function handler(argv: Args): void {
     }
     throw error;
   }
-  const print = argv.q ? undefined : (line: string) => process.stdout.write(`${line}\n`);
+  const output = argv.q ? undefined : new BufferedLines((text) => process.stdout.write(text));
+  const print = output ? (line: string) => output.add(line) : undefined;
   const session = new QemuIoSession(opened.image, opened.clock, {
     writethrough: argv.t !== 'writeback',
     ...(print ? { print } : {}),
@@ -88,6 +90,8 @@ export function handler(argv: Args): void {
   } catch (error) {
     failure = error;
   }
+  // What ran is reported before anything else happens (a close that throws, the error message).
+  output?.flush();
   try {
     if (!session.aborted) opened.image.close();
   } finally {
