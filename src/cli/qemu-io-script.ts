@@ -2,6 +2,25 @@ import type { SimClock } from '../device/clock.ts';
 import type { ImageFormat } from '../formats/types.ts';
 import { LabError, UsageError } from '../util/errors.ts';
 import { formatSize, parseSizeBytes } from '../util/size.ts';
+import {
+  IO_FLAG_MAY_UNMAP,
+  IO_FLAG_PATTERN,
+  IO_FLAG_ZERO,
+  IO_OP_ABORT,
+  IO_OP_DISCARD,
+  IO_OP_FLUSH,
+  IO_OP_READ,
+  IO_OP_SLEEP,
+  IO_OP_WRITE,
+  QemuIoCommandList,
+} from './qemu-io-command-list.ts';
+import {
+  QEMU_IO_DEFAULT_PATTERN,
+  SCAN_APPENDED,
+  SCAN_BLANK,
+  SCAN_NOT_SIMPLE,
+  scanSimpleLine,
+} from './qemu-io-fast-line.ts';
 
 /**
  * qemu-io's command language, as far as the lab speaks it: one command per line (a script file
@@ -24,8 +43,7 @@ export type QemuIoCommand =
   | { op: 'abort' }
   | { op: 'sleep'; ms: number };
 
-/** qemu-io fills `write` without -P with 0xcd. */
-export const QEMU_IO_DEFAULT_PATTERN = 0xcd;
+export { QEMU_IO_DEFAULT_PATTERN };
 
 /** qemu-io's cvtnum: decimal or 0x hex, with an optional binary suffix. */
 function parseNumber(text: string, what: string): number {
@@ -61,189 +79,19 @@ export function parseQemuIoCommandFast(
   return parseSimpleLine(line, 0, line.length);
 }
 
-const CHAR_SPACE = 0x20;
-const CHAR_0 = 0x30;
-const CHAR_9 = 0x39;
-const CHAR_MINUS = 0x2d;
-const MAX_SIMPLE_WORDS = 8;
+/** Where the one-line fast path puts its command before it becomes an object. */
+const scratch = new QemuIoCommandList();
 
-/** Start and end of each word of the line being parsed (reused: the fast path allocates none). */
-const wordStart = new Int32Array(MAX_SIMPLE_WORDS);
-const wordEnd = new Int32Array(MAX_SIMPLE_WORDS);
-
-/** The binary shift of a size suffix letter (either case), or -1. */
-function suffixShift(code: number): number {
-  switch (code | 0x20) {
-    case 0x62: // b
-      return 0;
-    case 0x6b: // k
-      return 10;
-    case 0x6d: // m
-      return 20;
-    case 0x67: // g
-      return 30;
-    case 0x74: // t
-      return 40;
-    case 0x70: // p
-      return 50;
-    case 0x65: // e
-      return 60;
-    default:
-      return -1;
-  }
-}
-
-/** Decimal digits with an optional one-letter suffix, as a safe integer; -1 for anything else. */
-function simpleSize(text: string, start: number, end: number): number {
-  let shift = 0;
-  const last = text.charCodeAt(end - 1);
-  if (last > CHAR_9) {
-    shift = suffixShift(last);
-    if (shift < 0) return -1;
-    end--;
-  }
-  if (end === start || end - start > 15) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - CHAR_0;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  value *= 2 ** shift;
-  return Number.isSafeInteger(value) ? value : -1;
-}
-
-function hexDigit(code: number): number {
-  if (code >= CHAR_0 && code <= CHAR_9) return code - CHAR_0;
-  const lower = code | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
-}
-
-/** `0x` and one or two hex digits, or one to three decimal digits, as a byte; -1 otherwise. */
-function simplePattern(text: string, start: number, end: number): number {
-  const length = end - start;
-  if ((length === 3 || length === 4) && text.charCodeAt(start) === CHAR_0) {
-    if ((text.charCodeAt(start + 1) | 0x20) === 0x78) {
-      let value = 0;
-      for (let i = start + 2; i < end; i++) {
-        const digit = hexDigit(text.charCodeAt(i));
-        if (digit < 0) return -1;
-        value = value * 16 + digit;
-      }
-      return value;
-    }
-  }
-  if (length > 3) return -1;
-  let value = 0;
-  for (let i = start; i < end; i++) {
-    const digit = text.charCodeAt(i) - CHAR_0;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value <= 255 ? value : -1;
-}
-
-/** Whether word `w` of the line is exactly `literal`. */
-function wordIs(text: string, w: number, literal: string): boolean {
-  const start = wordStart[w] as number;
-  if ((wordEnd[w] as number) - start !== literal.length) return false;
-  for (let i = 0; i < literal.length; i++) {
-    if (text.charCodeAt(start + i) !== literal.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-/**
- * The common lines of a long script — `write [-P PATTERN] [-q] [-z] [-u] OFFSET LENGTH`, `read`,
- * `discard`, `flush`, `abort`; words separated by spaces, decimal sizes with an optional suffix —
- * parsed in place from `text[start, end)` without regular expressions or substrings (a
- * 100,000-line script is mostly these). Gives exactly what {@link parseQemuIoCommandGeneral}
- * gives for such a line, and NOT_SIMPLE for every other line (comments, tabs, hex offsets, `sleep`,
- * anything it would reject, …), which the general parser then handles, errors included.
- */
+/** The fast path for one line, as a command object (see {@link scanSimpleLine}). */
 function parseSimpleLine(
   text: string,
   start: number,
   end: number,
 ): QemuIoCommand | undefined | typeof NOT_SIMPLE {
-  let words = 0;
-  let inWord = false;
-  for (let i = start; i < end; i++) {
-    const code = text.charCodeAt(i);
-    if (code === CHAR_SPACE) {
-      if (inWord) {
-        wordEnd[words++] = i;
-        inWord = false;
-      }
-      continue;
-    }
-    // Letters, digits and '-' only: anything else (tabs, '#', '.', '\r') takes the general path.
-    const lower = code | 0x20;
-    if (
-      !(
-        (lower >= 0x61 && lower <= 0x7a) ||
-        (code >= CHAR_0 && code <= CHAR_9) ||
-        code === CHAR_MINUS
-      )
-    ) {
-      return NOT_SIMPLE;
-    }
-    if (!inWord) {
-      if (words === MAX_SIMPLE_WORDS) return NOT_SIMPLE;
-      wordStart[words] = i;
-      inWord = true;
-    }
-  }
-  if (inWord) wordEnd[words++] = end;
-  if (words === 0) return undefined;
-  let op: 'write' | 'read' | 'discard';
-  if (wordIs(text, 0, 'write')) op = 'write';
-  else if (wordIs(text, 0, 'read')) op = 'read';
-  else if (wordIs(text, 0, 'discard')) op = 'discard';
-  else if (wordIs(text, 0, 'flush')) return words === 1 ? { op: 'flush' } : NOT_SIMPLE;
-  else if (wordIs(text, 0, 'abort')) return words === 1 ? { op: 'abort' } : NOT_SIMPLE;
-  else return NOT_SIMPLE;
-  let pattern = -1;
-  let zero = false;
-  let mayUnmap = false;
-  let offsetBytes = -1;
-  let lengthBytes = -1;
-  for (let w = 1; w < words; w++) {
-    const ws = wordStart[w] as number;
-    const we = wordEnd[w] as number;
-    if (text.charCodeAt(ws) === CHAR_MINUS) {
-      if (wordIs(text, w, '-q')) continue;
-      if (op === 'write' && !zero && wordIs(text, w, '-z')) zero = true;
-      else if (op === 'write' && !mayUnmap && wordIs(text, w, '-u')) mayUnmap = true;
-      else if (op !== 'discard' && pattern < 0 && w + 1 < words && wordIs(text, w, '-P')) {
-        w++;
-        pattern = simplePattern(text, wordStart[w] as number, wordEnd[w] as number);
-        if (pattern < 0) return NOT_SIMPLE;
-      } else return NOT_SIMPLE;
-    } else if (offsetBytes < 0) {
-      offsetBytes = simpleSize(text, ws, we);
-      if (offsetBytes < 0) return NOT_SIMPLE;
-    } else if (lengthBytes < 0) {
-      lengthBytes = simpleSize(text, ws, we);
-      if (lengthBytes < 0) return NOT_SIMPLE;
-    } else return NOT_SIMPLE;
-  }
-  if (lengthBytes < 0) return NOT_SIMPLE;
-  if (op === 'write') {
-    if ((zero && pattern >= 0) || (mayUnmap && !zero)) return NOT_SIMPLE;
-    return {
-      op: 'write',
-      offsetBytes,
-      lengthBytes,
-      pattern: pattern >= 0 ? pattern : QEMU_IO_DEFAULT_PATTERN,
-      zero,
-      mayUnmap,
-    };
-  }
-  if (op === 'read') {
-    return { op: 'read', offsetBytes, lengthBytes, pattern: pattern >= 0 ? pattern : undefined };
-  }
-  return { op: 'discard', offsetBytes, lengthBytes };
+  scratch.clear();
+  const scanned = scanSimpleLine(text, start, end, scratch);
+  if (scanned === SCAN_BLANK) return undefined;
+  return scanned === SCAN_APPENDED ? scratch.at(0) : NOT_SIMPLE;
 }
 
 /** The whole command language, with its one-line errors; the reference for the fast path. */
@@ -312,32 +160,59 @@ export function parseQemuIoCommandGeneral(line: string): QemuIoCommand | undefin
   }
 }
 
-/** One command per line (as `text.split('\n')` cuts it); the first bad line throws. */
-export function parseQemuIoScript(text: string): QemuIoCommand[] {
-  const commands: QemuIoCommand[] = [];
+/**
+ * One command per line (as `text.split('\n')` cuts it), appended to `out` (a new list by
+ * default); the first bad line throws (`out` then holds the lines before it). Common lines never
+ * become objects (see {@link scanSimpleLine}); the rest go through the general parser, one line
+ * at a time.
+ */
+export function parseQemuIoScriptList(
+  text: string,
+  out: QemuIoCommandList = new QemuIoCommandList(0),
+): QemuIoCommandList {
+  // Room for every line at once: the columns are allocated once and each page of them is first
+  // touched once (fresh memory costs a page fault per page here), not copied as they grow.
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  out.reserve(out.length + lines);
   let start = 0;
   while (start <= text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    let command = parseSimpleLine(text, start, end);
-    if (command === NOT_SIMPLE) command = parseQemuIoCommandGeneral(text.slice(start, end));
-    if (command) commands.push(command);
+    if (scanSimpleLine(text, start, end, out) === SCAN_NOT_SIMPLE) {
+      const command = parseQemuIoCommandGeneral(text.slice(start, end));
+      if (command) out.push(command);
+    }
     start = end + 1;
   }
-  return commands;
+  return out;
 }
 
-/** One reusable pattern buffer per (pattern, length), so a replay of many writes allocates little. */
+/** {@link parseQemuIoScriptList} as command objects. */
+export function parseQemuIoScript(text: string): QemuIoCommand[] {
+  return parseQemuIoScriptList(text).toArray();
+}
+
+/**
+ * One pattern buffer per pattern byte, and a view of it for the length last asked: a replay of
+ * many same-sized writes neither fills nor slices (a `subarray` costs about as much as a simulated
+ * write's bookkeeping).
+ */
 class PatternBuffers {
-  #buffers = new Map<number, Uint8Array>();
+  readonly #buffers: (Uint8Array | undefined)[] = new Array(256).fill(undefined);
+  readonly #views: (Uint8Array | undefined)[] = new Array(256).fill(undefined);
 
   get(pattern: number, lengthBytes: number): Uint8Array {
-    let buffer = this.#buffers.get(pattern);
-    if (!buffer || buffer.length < lengthBytes) {
+    const view = this.#views[pattern];
+    if (view !== undefined && view.length === lengthBytes) return view;
+    let buffer = this.#buffers[pattern];
+    if (buffer === undefined || buffer.length < lengthBytes) {
       buffer = new Uint8Array(lengthBytes).fill(pattern);
-      this.#buffers.set(pattern, buffer);
+      this.#buffers[pattern] = buffer;
     }
-    return buffer.subarray(0, lengthBytes);
+    const fresh = buffer.subarray(0, lengthBytes);
+    this.#views[pattern] = fresh;
+    return fresh;
   }
 }
 
@@ -367,58 +242,48 @@ export class QemuIoSession {
   readonly #patterns = new PatternBuffers();
   aborted = false;
 
+  /** `write -z` options (as fresh objects per write would be: mayUnmap and fua only when set). */
+  readonly #zeroOptions: { mayUnmap?: boolean; fua?: boolean };
+  readonly #zeroUnmapOptions: { mayUnmap?: boolean; fua?: boolean };
+
   constructor(image: ImageFormat, clock: SimClock, options: QemuIoSessionOptions) {
     this.#image = image;
     this.#clock = clock;
     this.#options = options;
+    this.#zeroOptions = options.writethrough ? { fua: true } : {};
+    this.#zeroUnmapOptions = options.writethrough
+      ? { mayUnmap: true, fua: true }
+      : { mayUnmap: true };
   }
 
   /** Runs one command; returns false once `abort` has stopped the session. */
   run(command: QemuIoCommand): boolean {
-    if (this.aborted) return false;
-    const image = this.#image;
-    const startNs = this.#clock.nowNs();
     switch (command.op) {
-      case 'write': {
-        if (command.zero) {
-          const options: { mayUnmap?: boolean; fua?: boolean } = {};
-          if (command.mayUnmap) options.mayUnmap = true;
-          if (this.#options.writethrough) options.fua = true;
-          image.writeZeroes(command.offsetBytes, command.lengthBytes, options);
-        } else {
-          image.write(
-            command.offsetBytes,
-            this.#patterns.get(command.pattern, command.lengthBytes),
-          );
-        }
-        // Writethrough: QEMU marks the write FUA and, as no format here supports it, flushes after.
-        if (this.#options.writethrough) image.flush();
-        this.#report('wrote', command.offsetBytes, command.lengthBytes, startNs);
-        break;
-      }
-      case 'read': {
-        const data = image.read(command.offsetBytes, command.lengthBytes);
-        if (command.pattern !== undefined)
-          verifyPattern(data, command.pattern, command.offsetBytes);
-        this.#report('read', command.offsetBytes, command.lengthBytes, startNs);
-        break;
-      }
+      case 'write':
+        return this.#run(
+          IO_OP_WRITE,
+          (command.zero ? IO_FLAG_ZERO : 0) | (command.mayUnmap ? IO_FLAG_MAY_UNMAP : 0),
+          command.pattern,
+          command.offsetBytes,
+          command.lengthBytes,
+        );
+      case 'read':
+        return this.#run(
+          IO_OP_READ,
+          command.pattern === undefined ? 0 : IO_FLAG_PATTERN,
+          command.pattern ?? 0,
+          command.offsetBytes,
+          command.lengthBytes,
+        );
       case 'discard':
-        image.discard(command.offsetBytes, command.lengthBytes);
-        this.#report('discard', command.offsetBytes, command.lengthBytes, startNs);
-        break;
+        return this.#run(IO_OP_DISCARD, 0, 0, command.offsetBytes, command.lengthBytes);
       case 'flush':
-        image.flush();
-        break;
+        return this.#run(IO_OP_FLUSH, 0, 0, 0, 0);
       case 'abort':
-        this.aborted = true;
-        return false;
+        return this.#run(IO_OP_ABORT, 0, 0, 0, 0);
       case 'sleep':
-        this.#clock.sleepNs(command.ms * 1_000_000);
-        break;
+        return this.#run(IO_OP_SLEEP, 0, 0, command.ms, 0);
     }
-    this.#clock.runDueTimers();
-    return true;
   }
 
   runAll(commands: readonly QemuIoCommand[]): boolean {
@@ -426,12 +291,79 @@ export class QemuIoSession {
     return true;
   }
 
+  /** {@link runAll} for a parsed list: no command object is made on the way. */
+  runList(commands: QemuIoCommandList): boolean {
+    const count = commands.length;
+    for (let i = 0; i < count; i++) {
+      const ran = this.#run(
+        commands.op(i),
+        commands.flags(i),
+        commands.pattern(i),
+        commands.offsetBytes(i),
+        commands.lengthBytes(i),
+      );
+      if (!ran) return false;
+    }
+    return true;
+  }
+
+  /** One command in {@link QemuIoCommandList} form; `offsetBytes` carries a sleep's ms. */
+  #run(op: number, flags: number, pattern: number, offsetBytes: number, lengthBytes: number) {
+    if (this.aborted) return false;
+    const image = this.#image;
+    const writethrough = this.#options.writethrough;
+    const startNs = this.#clock.nowNs();
+    switch (op) {
+      case IO_OP_WRITE:
+        if (flags & IO_FLAG_ZERO) {
+          image.writeZeroes(
+            offsetBytes,
+            lengthBytes,
+            flags & IO_FLAG_MAY_UNMAP ? this.#zeroUnmapOptions : this.#zeroOptions,
+          );
+        } else image.write(offsetBytes, this.#patterns.get(pattern, lengthBytes));
+        // Writethrough: QEMU marks the write FUA and, as no format here supports it, flushes after.
+        if (writethrough) image.flush();
+        this.#report('wrote', offsetBytes, lengthBytes, startNs);
+        break;
+      case IO_OP_READ: {
+        const data = image.read(offsetBytes, lengthBytes);
+        if (flags & IO_FLAG_PATTERN) verifyPattern(data, pattern, offsetBytes);
+        this.#report('read', offsetBytes, lengthBytes, startNs);
+        break;
+      }
+      case IO_OP_DISCARD:
+        image.discard(offsetBytes, lengthBytes);
+        this.#report('discard', offsetBytes, lengthBytes, startNs);
+        break;
+      case IO_OP_FLUSH:
+        image.flush();
+        break;
+      case IO_OP_ABORT:
+        this.aborted = true;
+        return false;
+      case IO_OP_SLEEP:
+        this.#clock.sleepNs(offsetBytes * 1_000_000);
+        break;
+    }
+    this.#clock.runDueTimers();
+    return true;
+  }
+
+  #reportedLengthBytes = -1;
+  #reportedSize = '';
+
   #report(verb: string, offsetBytes: number, lengthBytes: number, startNs: number): void {
     const print = this.#options.print;
     if (!print) return;
     const seconds = (this.#clock.nowNs() - startNs) / 1e9;
     print(`${verb} ${lengthBytes}/${lengthBytes} bytes at offset ${offsetBytes}`);
-    print(`${formatSize(lengthBytes)}, 1 ops; ${seconds.toFixed(6)} sec simulated`);
+    // A script repeats a few lengths: their human-readable sizes are worked out once each.
+    if (lengthBytes !== this.#reportedLengthBytes) {
+      this.#reportedLengthBytes = lengthBytes;
+      this.#reportedSize = formatSize(lengthBytes);
+    }
+    print(`${this.#reportedSize}, 1 ops; ${seconds.toFixed(6)} sec simulated`);
   }
 }
 

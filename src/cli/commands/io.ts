@@ -2,14 +2,11 @@ import * as fs from 'node:fs';
 import type { ArgumentsCamelCase, Argv } from 'yargs';
 import { IoLogWriter } from '../../device/io-log.ts';
 import { LabError, UsageError } from '../../util/errors.ts';
+import { BufferedLines } from '../buffered-lines.ts';
 import { withImageFile } from '../image-args.ts';
 import { type OpenedImage, openImageFile } from '../image-file.ts';
-import {
-  parseQemuIoCommand,
-  parseQemuIoScript,
-  type QemuIoCommand,
-  QemuIoSession,
-} from '../qemu-io-script.ts';
+import { QemuIoCommandList } from '../qemu-io-command-list.ts';
+import { parseQemuIoCommand, parseQemuIoScriptList, QemuIoSession } from '../qemu-io-script.ts';
 import { COMMAND_INFO } from './command-info.ts';
 import { VARIANT_OPTION } from './variants.ts';
 
@@ -50,7 +47,7 @@ type Args = ArgumentsCamelCase<Awaited<ReturnType<typeof builder>['argv']>>;
  * pending need-check timer fires). `abort` skips the close and every flush: a power cut.
  */
 export function handler(argv: Args): void {
-  const commands: QemuIoCommand[] = [];
+  const commands = new QemuIoCommandList(argv.c.length);
   for (const text of argv.c) {
     const parsed = parseQemuIoCommand(text);
     if (parsed) commands.push(parsed);
@@ -62,7 +59,7 @@ export function handler(argv: Args): void {
     } catch {
       throw new UsageError(`Could not read script '${argv.script}'`);
     }
-    commands.push(...parseQemuIoScript(text));
+    parseQemuIoScriptList(text, commands);
   }
   const log = argv.ioLog === undefined ? undefined : new IoLogWriter(argv.ioLog);
   let opened: OpenedImage;
@@ -81,17 +78,20 @@ export function handler(argv: Args): void {
     }
     throw error;
   }
-  const print = argv.q ? undefined : (line: string) => process.stdout.write(`${line}\n`);
+  const output = argv.q ? undefined : new BufferedLines((text) => process.stdout.write(text));
+  const print = output ? (line: string) => output.add(line) : undefined;
   const session = new QemuIoSession(opened.image, opened.clock, {
     writethrough: argv.t !== 'writeback',
     ...(print ? { print } : {}),
   });
   let failure: unknown;
   try {
-    session.runAll(commands);
+    session.runList(commands);
   } catch (error) {
     failure = error;
   }
+  // What ran is reported before anything else happens (a close that throws, the error message).
+  output?.flush();
   try {
     if (!session.aborted) opened.image.close();
   } finally {
