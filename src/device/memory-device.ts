@@ -227,7 +227,12 @@ function copyInto(target: Uint8Array, at: number, chunk: Uint8Array): void {
  * chunk has one size, so a freed one serves any page. A table page holding a few entries (QED's
  * L2 pages after 100,000 random writes into a TiB hold about three) then costs a few hundred
  * bytes instead of a page: the first touch of fresh memory is a page fault (about 17 µs per 4 KiB
- * on this VM), and a smaller footprint misses the CPU caches and TLB less.
+ * on this VM), and a smaller footprint misses the CPU caches and TLB less. Blocks are never taken
+ * out (zeros written into one stay there); the page is freed whole. A clone shares headers and
+ * chunks like pages: each side copies a header before changing it, a chunk before writing it.
+ * (Pages kept in one unit that moves to a larger size class as it grows were tried first: the
+ * moves, and freed small units that no larger page could use, made QED's 1M-write run touch more
+ * fresh memory than full pages did.)
  *
  * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
  * copies a page when it first changes it, so crash exploration can take a clone per state.
