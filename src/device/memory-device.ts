@@ -56,8 +56,13 @@ export interface MemoryDeviceOptions {
  * at 1 MiB: each clone leaves both sides a partly used slab they may no longer fill.
  */
 const FULL_SLAB_SHIFT = 11;
-/** Compact blocks per slab: 2^COMPACT_SLAB_SHIFT (4 MiB of 32-byte blocks, or less). */
-const COMPACT_SLAB_SHIFT = 17;
+/**
+ * Compact block slabs hold at most 2 MiB (one huge page): codes give single blocks 30 bits, and a
+ * slab takes 2^shift of them however small it is, so the smaller the slab, the more slabs fit. Every
+ * clone starts a new slab on each side, so this is how many clones a device can go through: 128
+ * for 32-byte blocks.
+ */
+const COMPACT_SLAB_BYTES = 1 << 21;
 const DEFAULT_COMPACT_BYTES = 32;
 const MAX_SLAB_BYTES = 1 << 23;
 const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
@@ -285,7 +290,7 @@ export class MemoryDevice implements PatchWritableDevice {
       this.compactBytes > 0 ? Math.log2(this.pageBytes / this.compactBytes) : 0;
     this.#full = new SlotPool(this.pageBytes, FULL_SLAB_SHIFT, 2 ** (31 - FULL_SLAB_SHIFT));
     // Codes -2 - (block << blocksPerPageShift | blockInPage) must stay int32s.
-    const blockSlabShift = Math.min(COMPACT_SLAB_SHIFT, 23 - this.#blockShift);
+    const blockSlabShift = Math.max(0, Math.log2(COMPACT_SLAB_BYTES) - this.#blockShift);
     this.#blocks = new SlotPool(
       Math.max(1, this.compactBytes),
       blockSlabShift,
