@@ -361,9 +361,11 @@ export class MemoryDevice implements PatchWritableDevice {
       const inPage = pos - pageIndex * pageBytes;
       const n = Math.min(pageBytes - inPage, length - done);
       let code = this.#table.get(pageIndex);
-      // A sparse page read whole becomes a full page (see #promoteSparse).
-      if (n === pageBytes && -2 - code >= SPARSE_CODE_BASE) {
-        code = this.#promoteSparse(pageIndex, code);
+      if (n === pageBytes && code < -1) {
+        // A sparse page read whole becomes a full page (see #promoteSparse); so does a compact
+        // one read alone (a table slice read into a cache, which will write more entries back).
+        if (-2 - code >= SPARSE_CODE_BASE) code = this.#promoteSparse(pageIndex, code);
+        else if (length === pageBytes) code = this.#promoteBlock(pageIndex, code);
       }
       if (code >= 0) {
         const start = this.#full.start(code) + inPage;
@@ -720,6 +722,13 @@ export class MemoryDevice implements PatchWritableDevice {
     this.#blocks.release(shared);
     this.#table.set(pageIndex, -2 - ((own << this.#blocksPerPageShift) | blockInPage));
     return own;
+  }
+
+  /** #promote for a compact page's code. */
+  #promoteBlock(pageIndex: number, code: number): number {
+    const block = (-2 - code) >>> this.#blocksPerPageShift;
+    const blockInPage = (-2 - code) & ((1 << this.#blocksPerPageShift) - 1);
+    return this.#promote(pageIndex, block, blockInPage << this.#blockShift);
   }
 
   /** Moves a compact page's block into a (zeroed) full page; returns the full slot. */
