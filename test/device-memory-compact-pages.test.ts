@@ -11,8 +11,8 @@ function filled(length: number, value: number): Uint8Array {
 }
 
 /**
- * Writes that mostly stay inside one 64-byte block of a page (a table entry),
- * some crossing into others (promotion), full-page writes, zeros, clears, patched writes and
+ * Writes that mostly stay inside one 32-byte block of a page (a table entry),
+ * some crossing into others (sparse and full pages), full-page writes, zeros, clears, patched writes and
  * clones: a compact device must read back exactly what a device of full pages holds, through
  * read and through readU64 (the QED engine's entry reads), at and across block edges.
  */
@@ -48,9 +48,9 @@ function randomOp(rng: Rng, devices: MemoryDevice[]): void {
     const expected = first.read(offset, length, 'l1');
     for (const d of others) expectBytesEqual(d.read(offset, length, 'l1'), expected);
   } else {
-    // Table entries the way the QED engine reads them, at and across the 64-byte block edges.
+    // Table entries the way the QED engine reads them, at and across the 32-byte block edges.
     const [first, ...others] = devices as [MemoryDevice, ...MemoryDevice[]];
-    const edge = page * 4096 + rng.nextInt(65) * 64;
+    const edge = page * 4096 + rng.nextInt(129) * 32;
     for (let d = -8; d <= 8; d++) {
       const at = Math.max(0, edge + d);
       const expected = first.readU64(at);
@@ -63,13 +63,13 @@ function randomOp(rng: Rng, devices: MemoryDevice[]): void {
 function expectSameU64s(plain: MemoryDevice, compact: MemoryDevice): void {
   for (let at = 0; at + 8 <= SPAN_BYTES; at += 8)
     expect(compact.readU64(at)).toBe(plain.readU64(at));
-  for (let edge = 64; edge < SPAN_BYTES; edge += 64) {
+  for (let edge = 32; edge < SPAN_BYTES; edge += 32) {
     for (const d of [-7, -3, -1, 1, 5])
       expect(compact.readU64(edge + d)).toBe(plain.readU64(edge + d));
   }
 }
 
-describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte block in that block', () => {
+describe('MemoryDevice stores a page whose non-zero bytes lie in one 32-byte block in that block', () => {
   it('reads back what a device of full pages holds, across promotions, clears and clones', () => {
     const rng = new Rng(99);
     let plain = new MemoryDevice({ compactBytes: 0 });
@@ -94,7 +94,7 @@ describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte blo
     expect(compact.storedBytes()).toBeLessThanOrEqual(plain.storedBytes());
   });
 
-  it('one entry in a fresh table costs a block; an entry in another block a page', () => {
+  it('one entry in a fresh table costs a block; entries in other blocks make it sparse', () => {
     const device = new MemoryDevice();
     // A 1 MiB table written on a zero base with one 8-byte entry (a fresh QED or qcow2 L2).
     writePatched(
@@ -105,21 +105,26 @@ describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte blo
       'l2',
     );
     expect(device.storedPages()).toBe(1);
-    expect(device.storedBytes()).toBe(64);
+    expect(device.storedBytes()).toBe(32);
     // Another entry in the same block stays compact.
     device.write((1 << 20) + 5000 + 16, filled(8, 8), 'l2');
-    expect(device.storedBytes()).toBe(64);
-    // One in another block of the page promotes it to a full page, bytes kept.
-    device.write((1 << 20) + 4096 + 100, filled(8, 9), 'l2');
-    expect(device.storedBytes()).toBe(4096);
+    expect(device.storedBytes()).toBe(32);
+    // One in another block of the page makes it a sparse page (less than a page), bytes kept.
+    device.write((1 << 20) + 4096 + 100, Uint8Array.of(9, 9, 9, 9, 9, 9, 0, 0), 'l2');
+    const sparseBytes = device.storedBytes();
+    expect(sparseBytes).toBeGreaterThan(64);
+    expect(sparseBytes).toBeLessThan(512);
+    expect(device.readU64((1 << 20) + 4096 + 100)).toBe(0x090909090909);
+    // Read whole, it becomes a full page.
     const page = device.read((1 << 20) + 4096, 4096, 'l2');
+    expect(device.storedBytes()).toBe(4096);
     expect(page[100]).toBe(9);
     expect(page[5000 - 4096]).toBe(7);
     expect(page[5000 - 4096 + 16]).toBe(8);
-    expect(page.filter((b) => b !== 0).length).toBe(24);
+    expect(page.filter((b) => b !== 0).length).toBe(22);
     // Clearing the block's bytes frees the compact page of another table.
     device.write(3 << 20, filled(8, 1), 'l2');
-    expect(device.storedBytes()).toBe(4096 + 64);
+    expect(device.storedBytes()).toBe(4096 + 32);
     device.zeroRange(3 << 20, 512, 'zero-fill');
     expect(device.storedBytes()).toBe(4096);
     expect(device.storedPages()).toBe(1);
@@ -131,12 +136,12 @@ describe('MemoryDevice stores a page whose non-zero bytes lie in one 64-byte blo
     table.set(filled(8, 5), 4096 + 2000);
     device.write(1 << 30, table, 'l2');
     expect(device.storedPages()).toBe(1);
-    expect(device.storedBytes()).toBe(64);
+    expect(device.storedBytes()).toBe(32);
     expectBytesEqual(device.read(1 << 30, 8192, 'l2'), table);
     // Zeros written over the rest of the page keep it compact; zeros over its whole block free it.
     device.write((1 << 30) + 4096, new Uint8Array(1000), 'l2');
-    expect(device.storedBytes()).toBe(64);
-    device.write((1 << 30) + 4096 + 1984, new Uint8Array(64), 'l2');
+    expect(device.storedBytes()).toBe(32);
+    device.write((1 << 30) + 4096 + 1984, new Uint8Array(32), 'l2');
     expect(device.storedPages()).toBe(0);
   });
 

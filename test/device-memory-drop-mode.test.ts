@@ -17,8 +17,8 @@ describe("MemoryDevice dataMode 'drop' keeps metadata, not guest data", () => {
       device.write(0, new Uint8Array([1, 2, 3]), kind);
       expect([...device.read(0, 3, kind)]).toEqual([1, 2, 3]);
     }
-    // Three bytes in one 64-byte block: a compact page.
-    expect(device.storedBytes()).toBe(64);
+    // Three bytes in one 32-byte block: a compact page.
+    expect(device.storedBytes()).toBe(32);
   });
 
   it('a data write over former metadata leaves zeros, not stale table bytes', () => {

@@ -33,11 +33,13 @@ export interface MemoryDeviceOptions {
   dataMode?: 'store' | 'drop';
   /**
    * A page whose non-zero bytes all lie in one aligned block of this many bytes is stored in that
-   * block alone (default 64; 0, or a size not below pageBytes, turns it off). A fresh metadata
-   * table holding one entry (a qcow2 L2 slice, a QED L2 of a 1 PiB image) then costs 64 bytes,
+   * block alone (default 32; 0, or a size not below pageBytes, turns it off). A fresh metadata
+   * table holding one entry (a qcow2 L2 slice, a QED L2 of a 1 PiB image) then costs 32 bytes,
    * not a 4 KiB page: less memory, and far fewer first touches of fresh memory, which are page
-   * faults (10-40 µs each on a VM). A write of non-zero bytes elsewhere in the page makes it a
-   * full page.
+   * faults (10-40 µs each on a VM). A page with non-zero bytes in a few blocks is a sparse page
+   * (those blocks, in chunks of four, and a map of them) while they take at most half a page;
+   * beyond that, or when it is read whole, it is a full page. 32 bytes (four table entries) were
+   * the fastest block for QED's and qcow2's 1 TiB runs (against 16 and 64).
    */
   compactBytes?: number;
 }
@@ -54,9 +56,14 @@ export interface MemoryDeviceOptions {
  * at 1 MiB: each clone leaves both sides a partly used slab they may no longer fill.
  */
 const FULL_SLAB_SHIFT = 11;
-/** Compact blocks per slab: 2^COMPACT_SLAB_SHIFT (8 MiB of 64-byte blocks, or less). */
-const COMPACT_SLAB_SHIFT = 17;
-const DEFAULT_COMPACT_BYTES = 64;
+/**
+ * Compact block slabs hold at most 2 MiB (one huge page): codes give single blocks 30 bits, and a
+ * slab takes 2^shift of them however small it is, so the smaller the slab, the more slabs fit. Every
+ * clone starts a new slab on each side, so this is how many clones a device can go through: 128
+ * for 32-byte blocks.
+ */
+const COMPACT_SLAB_BYTES = 1 << 21;
+const DEFAULT_COMPACT_BYTES = 32;
 const MAX_SLAB_BYTES = 1 << 23;
 const MAX_SLAB_BYTES_AFTER_CLONE = 1 << 20;
 const FIRST_SLAB_UNITS = 4;
@@ -66,6 +73,12 @@ const HUGE_PAGE_BYTES = 1 << 21;
 const MALLOC_SLACK_BYTES = 4096;
 /** Copies shorter than this go byte by byte: TypedArray.set costs more than the copy. */
 const SHORT_COPY_BYTES = 64;
+/** Sparse page codes: -2 - (SPARSE_CODE_BASE + header unit); single-block codes stay below. */
+const SPARSE_CODE_BASE = 2 ** 30;
+/** Blocks per chunk of a sparse page (log2). */
+const CHUNK_BLOCKS_SHIFT = 2;
+/** A sparse page's header and chunks take at most this share of a page; beyond, it is full. */
+const SPARSE_MAX_PAGE_SHARE = 0.5;
 
 /** Fixed-size units in slabs, with a free list and copy-on-write sharing after a clone. */
 class SlotPool {
@@ -74,6 +87,8 @@ class SlotPool {
   readonly mask: number;
   readonly maxSlabs: number;
   slabs: Uint8Array[] = [];
+  /** Each slab as 32-bit words (for copies and zero checks a word at a time). */
+  words: Int32Array[] = [];
   /** Slabs below this index may be shared with a clone: never written in place nor reused. */
   firstOwnedSlab = 0;
   /** Units in use by this device (shared ones included). */
@@ -119,7 +134,9 @@ class SlotPool {
       }
       if (this.slabs.length >= this.maxSlabs) throw new Error('MemoryDevice: too many slabs');
       this.#allocSlab = this.slabs.length;
-      this.slabs.push(new Uint8Array(units * this.unitBytes));
+      const slab = new Uint8Array(units * this.unitBytes);
+      this.slabs.push(slab);
+      this.words.push(new Int32Array(slab.buffer, 0, slab.length >> 2));
       this.#ownSlabCount++;
       this.#allocNext = 0;
       this.#allocLimit = units;
@@ -148,6 +165,7 @@ class SlotPool {
   clone(): SlotPool {
     const copy = new SlotPool(this.unitBytes, this.shift, this.maxSlabs);
     copy.slabs = this.slabs.slice();
+    copy.words = this.words.slice();
     copy.live = this.live;
     copy.firstOwnedSlab = this.slabs.length;
     copy.#maxSlabBytes = MAX_SLAB_BYTES_AFTER_CLONE;
@@ -159,6 +177,33 @@ class SlotPool {
     this.#freeSlots = [];
     return copy;
   }
+}
+
+/** Copies `length` bytes within or across slabs (short copies byte by byte). */
+function copyBytes(
+  from: Uint8Array,
+  fromAt: number,
+  to: Uint8Array,
+  toAt: number,
+  length: number,
+): void {
+  if (length <= 128) {
+    for (let i = 0; i < length; i++) to[toAt + i] = from[fromAt + i] as number;
+  } else {
+    to.set(from.subarray(fromAt, fromAt + length), toAt);
+  }
+}
+
+/** True when `bytes[from, to)` holds a non-zero byte. */
+function hasNonZero(bytes: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return true;
+  return false;
+}
+
+/** True when `words[from, to)` holds a non-zero word. */
+function hasNonZeroWord(words: Int32Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (words[i] !== 0) return true;
+  return false;
 }
 
 /** Copies `chunk` into `target` at `at` (short chunks byte by byte). */
@@ -177,8 +222,22 @@ function copyInto(target: Uint8Array, at: number, chunk: Uint8Array): void {
  *
  * The page table maps a page index to a full page (a slot >= 0) or, for a page whose non-zero
  * bytes lie in one block, to a compact block: `-2 - (block << blocksPerPageShift | blockInPage)`.
- * Zeros around the block need no storing (they read as zeros); non-zero bytes outside it
- * promote the page to a full one.
+ * Zeros around the block need no storing (they read as zeros). Non-zero bytes in other blocks make
+ * it a sparse page (below) while its blocks fit in half a page, else a full page.
+ *
+ * A sparse page is a fixed-size header, `-2 - (SPARSE_CODE_BASE + header)`, and chunks of four
+ * blocks: the header holds the chunk numbers, the number of blocks held and a map with a byte per
+ * block of the page (1 + the slot holding it, 0 for none); slot s is block s % 4 of chunk s / 4,
+ * in the order the blocks arrived. A page grows by a chunk at a time and never moves, and every
+ * chunk has one size, so a freed one serves any page. A table page holding a few entries (QED's
+ * L2 pages after 100,000 random writes into a TiB hold about three) then costs a few hundred
+ * bytes instead of a page: the first touch of fresh memory is a page fault (about 17 µs per 4 KiB
+ * on this VM), and a smaller footprint misses the CPU caches and TLB less. Blocks are never taken
+ * out (zeros written into one stay there); the page is freed whole. A clone shares headers and
+ * chunks like pages: each side copies a header before changing it, a chunk before writing it.
+ * (Pages kept in one unit that moves to a larger size class as it grows were tried first: the
+ * moves, and freed small units that no larger page could use, made QED's 1M-write run touch more
+ * fresh memory than full pages did.)
  *
  * `clone()` is copy-on-write: the copy shares the pages that exist at the time and each side
  * copies a page when it first changes it, so crash exploration can take a clone per state.
@@ -191,6 +250,18 @@ export class MemoryDevice implements PatchWritableDevice {
   #table = new NumberIndex();
   #full: SlotPool;
   #blocks: SlotPool;
+  /** Sparse page headers and chunks (see the class comment). */
+  #headers: SlotPool;
+  #chunks: SlotPool;
+  /** Most blocks a sparse page holds (0: sparse pages off); beyond that a page is full. */
+  readonly #sparseMaxBlocks: number;
+  /** Blocks per page. */
+  readonly #blocksPerPage: number;
+  /** Where a header keeps its block count and its map (its chunk numbers come first). */
+  readonly #countAt: number;
+  readonly #mapAt: number;
+  /** Blocks a write adds to a sparse page (reused: no allocation per write). */
+  readonly #newBlocks: Int32Array;
   /** log2(compactBytes). */
   readonly #blockShift: number;
   /** log2(compact blocks per page). */
@@ -219,12 +290,37 @@ export class MemoryDevice implements PatchWritableDevice {
       this.compactBytes > 0 ? Math.log2(this.pageBytes / this.compactBytes) : 0;
     this.#full = new SlotPool(this.pageBytes, FULL_SLAB_SHIFT, 2 ** (31 - FULL_SLAB_SHIFT));
     // Codes -2 - (block << blocksPerPageShift | blockInPage) must stay int32s.
-    const blockSlabShift = Math.min(COMPACT_SLAB_SHIFT, 23 - this.#blockShift);
+    const blockSlabShift = Math.max(0, Math.log2(COMPACT_SLAB_BYTES) - this.#blockShift);
     this.#blocks = new SlotPool(
       Math.max(1, this.compactBytes),
       blockSlabShift,
       2 ** Math.max(0, 30 - blockSlabShift - this.#blocksPerPageShift),
     );
+    // The map holds 1 + a slot in a byte; a chunk number is a u32.
+    const blocksPerPage = this.compactBytes > 0 ? this.pageBytes / this.compactBytes : 0;
+    this.#blocksPerPage = blocksPerPage;
+    const chunkBytes = Math.max(1, this.compactBytes) << CHUNK_BLOCKS_SHIFT;
+    let maxChunks = 0;
+    if (this.compactBytes >= 8 && blocksPerPage >= 8 && blocksPerPage <= 256) {
+      const limit = this.pageBytes * SPARSE_MAX_PAGE_SHARE;
+      while (
+        (maxChunks + 1) << CHUNK_BLOCKS_SHIFT < 255 &&
+        sparseHeaderBytes(maxChunks + 1, blocksPerPage) + (maxChunks + 1) * chunkBytes <= limit
+      ) {
+        maxChunks++;
+      }
+      if (maxChunks < 2) maxChunks = 0;
+    }
+    this.#sparseMaxBlocks = maxChunks << CHUNK_BLOCKS_SHIFT;
+    this.#countAt = maxChunks * 4;
+    this.#mapAt = maxChunks * 4 + 4;
+    const headerBytes = maxChunks > 0 ? sparseHeaderBytes(maxChunks, blocksPerPage) : 8;
+    // Header numbers go into int32 codes: below 2^30.
+    const headerShift = slabShiftFor(headerBytes);
+    this.#headers = new SlotPool(headerBytes, headerShift, 2 ** (30 - headerShift));
+    const chunkShift = slabShiftFor(chunkBytes);
+    this.#chunks = new SlotPool(chunkBytes, chunkShift, 2 ** (30 - chunkShift));
+    this.#newBlocks = new Int32Array(blocksPerPage);
   }
 
   size(): number {
@@ -233,7 +329,10 @@ export class MemoryDevice implements PatchWritableDevice {
 
   /** Bytes of page memory held by live pages (the device's memory cost, excluding the index). */
   storedBytes(): number {
-    return this.#full.live * this.pageBytes + this.#blocks.live * this.compactBytes;
+    let bytes = this.#full.live * this.pageBytes + this.#blocks.live * this.compactBytes;
+    bytes += this.#headers.live * this.#headers.unitBytes;
+    bytes += this.#chunks.live * this.#chunks.unitBytes;
+    return bytes;
   }
 
   /** Number of pages holding data (full or compact). */
@@ -261,7 +360,13 @@ export class MemoryDevice implements PatchWritableDevice {
       const pageIndex = Math.floor(pos / pageBytes);
       const inPage = pos - pageIndex * pageBytes;
       const n = Math.min(pageBytes - inPage, length - done);
-      const code = this.#table.get(pageIndex);
+      let code = this.#table.get(pageIndex);
+      if (n === pageBytes && code < -1) {
+        // A sparse page read whole becomes a full page (see #promoteSparse); so does a compact
+        // one read alone (a table slice read into a cache, which will write more entries back).
+        if (-2 - code >= SPARSE_CODE_BASE) code = this.#promoteSparse(pageIndex, code);
+        else if (length === pageBytes) code = this.#promoteBlock(pageIndex, code);
+      }
       if (code >= 0) {
         const start = this.#full.start(code) + inPage;
         out.set(this.#full.slab(code).subarray(start, start + n), done);
@@ -289,6 +394,23 @@ export class MemoryDevice implements PatchWritableDevice {
     } else if (code >= 0) {
       if (inPage + 8 <= pageBytes)
         return readU64At(this.#full.slab(code), this.#full.start(code) + inPage);
+    } else if (-2 - code >= SPARSE_CODE_BASE) {
+      const blockInPage = inPage >>> this.#blockShift;
+      if ((inPage + 7) >>> this.#blockShift === blockInPage && inPage + 8 <= pageBytes) {
+        const header = -2 - code - SPARSE_CODE_BASE;
+        const headers = this.#headers;
+        const slab = headers.slab(header);
+        const base = headers.start(header);
+        const slot = slab[base + this.#mapAt + blockInPage] as number;
+        if (slot === 0) return 0;
+        const chunk = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+        return readU64At(
+          this.#chunks.slab(chunk),
+          this.#chunks.start(chunk) +
+            (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << this.#blockShift) +
+            (inPage & (this.compactBytes - 1)),
+        );
+      }
     } else {
       const local = -2 - code;
       const blockStart = (local & ((1 << this.#blocksPerPageShift) - 1)) << this.#blockShift;
@@ -308,6 +430,10 @@ export class MemoryDevice implements PatchWritableDevice {
 
   /** `n` bytes from `inPage` of a compact page into `out` at `at`. */
   #readCompact(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
+    if (-2 - code >= SPARSE_CODE_BASE) {
+      this.#readSparse(code, inPage, out, at, n);
+      return;
+    }
     const block = (-2 - code) >>> this.#blocksPerPageShift;
     const blockStart = ((-2 - code) & ((1 << this.#blocksPerPageShift) - 1)) << this.#blockShift;
     out.fill(0, at, at + n);
@@ -423,6 +549,8 @@ export class MemoryDevice implements PatchWritableDevice {
     copy.#table = this.#table.clone();
     copy.#full = this.#full.clone();
     copy.#blocks = this.#blocks.clone();
+    copy.#headers = this.#headers.clone();
+    copy.#chunks = this.#chunks.clone();
     copy.#sizeBytes = this.#sizeBytes;
     copy.#storedEndBytes = this.#storedEndBytes;
     return copy;
@@ -458,6 +586,15 @@ export class MemoryDevice implements PatchWritableDevice {
           this.#writeNewBlock(pageIndex, block, inPage, chunk);
           return;
         }
+        if (this.#sparseMaxBlocks > 0) {
+          const needed = this.#countNonZeroBlocks(chunk, inPage, first, last);
+          if (needed <= this.#sparseMaxBlocks) {
+            this.#noteStored(pageIndex);
+            const code = this.#newSparse(pageIndex);
+            this.#writeInSparse(pageIndex, code, inPage, chunk, false);
+            return;
+          }
+        }
       } else if (isAllZero(chunk)) {
         return;
       }
@@ -478,7 +615,9 @@ export class MemoryDevice implements PatchWritableDevice {
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
       return;
     }
-    this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
+    if (-2 - code >= SPARSE_CODE_BASE)
+      this.#writeInSparse(pageIndex, code, inPage, chunk, knownZero);
+    else this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
   }
 
   #noteStored(pageIndex: number): void {
@@ -525,6 +664,33 @@ export class MemoryDevice implements PatchWritableDevice {
       outsideZero =
         first < 0 || (inPage + first >= blockStart && inPage + lastNonZero(chunk) < blockEnd);
     }
+    if (!outsideZero && this.#sparseMaxBlocks > 0) {
+      // The page's block and every other block the chunk has non-zero bytes in.
+      const first = firstNonZero(chunk);
+      const needed =
+        this.#countNonZeroBlocks(chunk, inPage, first, lastNonZero(chunk), blockInPage) + 1;
+      if (needed <= this.#sparseMaxBlocks) {
+        const sparseCode = this.#newSparse(pageIndex);
+        const headers = this.#headers;
+        const header = -2 - sparseCode - SPARSE_CODE_BASE;
+        const slab = headers.slab(header);
+        const base = headers.start(header);
+        const first = this.#chunks.allocate(true);
+        writeU32At(slab, base, first);
+        slab[base + this.#countAt] = 1;
+        slab[base + this.#mapAt + blockInPage] = 1;
+        copyBytes(
+          this.#blocks.slab(block),
+          this.#blocks.start(block),
+          this.#chunks.slab(first),
+          this.#chunks.start(first),
+          this.compactBytes,
+        );
+        this.#blocks.release(block);
+        this.#writeInSparse(pageIndex, sparseCode, inPage, chunk, false);
+        return;
+      }
+    }
     if (!outsideZero) {
       const slot = this.#promote(pageIndex, block, blockStart);
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
@@ -558,6 +724,13 @@ export class MemoryDevice implements PatchWritableDevice {
     return own;
   }
 
+  /** #promote for a compact page's code. */
+  #promoteBlock(pageIndex: number, code: number): number {
+    const block = (-2 - code) >>> this.#blocksPerPageShift;
+    const blockInPage = (-2 - code) & ((1 << this.#blocksPerPageShift) - 1);
+    return this.#promote(pageIndex, block, blockInPage << this.#blockShift);
+  }
+
   /** Moves a compact page's block into a (zeroed) full page; returns the full slot. */
   #promote(pageIndex: number, block: number, blockStart: number): number {
     const slot = this.#full.allocate(true);
@@ -588,6 +761,313 @@ export class MemoryDevice implements PatchWritableDevice {
     this.#full.release(sharedSlot);
     this.#table.set(pageIndex, slot);
     return slot;
+  }
+
+  /**
+   * How many blocks other than `skipBlock` the non-zero bytes of `chunk` (at `inPage`; its first
+   * and last non-zero bytes at `first` and `last`) fall in, counting no further than one past the
+   * largest sparse class.
+   */
+  #countNonZeroBlocks(
+    chunk: Uint8Array,
+    inPage: number,
+    first: number,
+    last: number,
+    skipBlock = -1,
+  ): number {
+    const shift = this.#blockShift;
+    const limit = this.#sparseMaxBlocks;
+    const firstBlock = (inPage + first) >>> shift;
+    const lastBlock = (inPage + last) >>> shift;
+    let count = 0;
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      if (b === skipBlock) continue;
+      if (b === firstBlock || b === lastBlock) {
+        count++;
+      } else if (hasNonZero(chunk, (b << shift) - inPage, ((b + 1) << shift) - inPage)) {
+        count++;
+      }
+      if (count > limit) break;
+    }
+    return count;
+  }
+
+  /** An empty sparse page; returns its code. */
+  #newSparse(pageIndex: number): number {
+    const code = -2 - (SPARSE_CODE_BASE + this.#headers.allocate(true));
+    this.#table.set(pageIndex, code);
+    return code;
+  }
+
+  /**
+   * A write into a sparse page: bytes in its blocks go there, zeros elsewhere change nothing,
+   * non-zero bytes in other blocks add blocks (a chunk when the last one is full) or, past the
+   * most a sparse page holds, make it a full page.
+   */
+  #writeInSparse(
+    pageIndex: number,
+    code: number,
+    inPage: number,
+    chunk: Uint8Array,
+    knownZero: boolean,
+  ): void {
+    const length = chunk.length;
+    if (knownZero || (length === this.pageBytes && isAllZero(chunk))) {
+      this.#clearInSparse(pageIndex, code, inPage, inPage + length);
+      return;
+    }
+    const shift = this.#blockShift;
+    const blockBytes = this.compactBytes;
+    const mapAt = this.#mapAt;
+    const headers = this.#headers;
+    const chunks = this.#chunks;
+    let header = -2 - code - SPARSE_CODE_BASE;
+    let slab = headers.slab(header);
+    let base = headers.start(header);
+    const firstBlock = inPage >>> shift;
+    const lastBlock = (inPage + length - 1) >>> shift;
+    if (firstBlock === lastBlock) {
+      // One block already held in a chunk of our own (the header does not change): the common
+      // table-entry update.
+      const slot = slab[base + mapAt + firstBlock] as number;
+      if (slot !== 0) {
+        const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+        if (!chunks.isShared(unit)) {
+          const target = chunks.slab(unit);
+          const at =
+            chunks.start(unit) +
+            (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+            (inPage & (blockBytes - 1));
+          for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
+          return;
+        }
+      }
+    }
+    // A long aligned write (a table slice's write-back) is checked and copied a word at a time.
+    const chunkWords =
+      length >= 256 && (inPage & 3) === 0 && (chunk.byteOffset & 3) === 0
+        ? new Int32Array(chunk.buffer, chunk.byteOffset, length >> 2)
+        : undefined;
+    // The blocks this write adds, and whether it touches any held one.
+    const newBlocks = this.#newBlocks;
+    let added = 0;
+    let touchesHeld = false;
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      if (slab[base + mapAt + b] !== 0) {
+        touchesHeld = true;
+        continue;
+      }
+      const from = Math.max(inPage, b << shift) - inPage;
+      const to = Math.min(inPage + length, (b + 1) << shift) - inPage;
+      const nonZero =
+        chunkWords !== undefined && to - from === blockBytes
+          ? hasNonZeroWord(chunkWords, from >> 2, to >> 2)
+          : hasNonZero(chunk, from, to);
+      if (nonZero) newBlocks[added++] = b;
+    }
+    if (added === 0 && !touchesHeld) return;
+    const held = slab[base + this.#countAt] as number;
+    if (held + added > this.#sparseMaxBlocks) {
+      const slot = this.#promoteSparse(pageIndex, code);
+      copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
+      return;
+    }
+    if (headers.isShared(header)) {
+      header = this.#ownHeader(pageIndex, header);
+      slab = headers.slab(header);
+      base = headers.start(header);
+    }
+    let count = held;
+    for (let i = 0; i < added; i++) {
+      const b = newBlocks[i] as number;
+      // Blocks past the count are zeros: chunks come zeroed and blocks are never taken out.
+      if ((count & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
+        writeU32At(slab, base + ((count >>> CHUNK_BLOCKS_SHIFT) << 2), chunks.allocate(true));
+      }
+      slab[base + mapAt + b] = ++count;
+    }
+    slab[base + this.#countAt] = count;
+    const end = inPage + length;
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      const slot = slab[base + mapAt + b] as number;
+      if (slot === 0) continue;
+      const unit = this.#ownChunk(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const from = Math.max(inPage, b << shift);
+      const to = Math.min(end, (b + 1) << shift);
+      if (chunkWords !== undefined && to - from === blockBytes) {
+        const words = chunks.words[unit >>> chunks.shift] as Int32Array;
+        const target =
+          (chunks.start(unit) + (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift)) >> 2;
+        const source = (from - inPage) >> 2;
+        for (let i = 0; i < blockBytes >> 2; i++)
+          words[target + i] = chunkWords[source + i] as number;
+        continue;
+      }
+      copyBytes(
+        chunk,
+        from - inPage,
+        chunks.slab(unit),
+        chunks.start(unit) +
+          (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+          from -
+          (b << shift),
+        to - from,
+      );
+    }
+  }
+
+  /** The header of a sparse page, moved to a unit of our own if a clone shares it. */
+  #ownHeader(pageIndex: number, header: number): number {
+    const headers = this.#headers;
+    if (!headers.isShared(header)) return header;
+    const own = headers.allocate(false);
+    copyBytes(
+      headers.slab(header),
+      headers.start(header),
+      headers.slab(own),
+      headers.start(own),
+      headers.unitBytes,
+    );
+    headers.release(header);
+    this.#table.set(pageIndex, -2 - (SPARSE_CODE_BASE + own));
+    return own;
+  }
+
+  /** The chunk whose number an (owned) header holds at `at`, copied first if a clone shares it. */
+  #ownChunk(headerSlab: Uint8Array, at: number): number {
+    const chunks = this.#chunks;
+    const unit = readU32At(headerSlab, at);
+    if (!chunks.isShared(unit)) return unit;
+    const own = chunks.allocate(false);
+    copyBytes(
+      chunks.slab(unit),
+      chunks.start(unit),
+      chunks.slab(own),
+      chunks.start(own),
+      chunks.unitBytes,
+    );
+    chunks.release(unit);
+    writeU32At(headerSlab, at, own);
+    return own;
+  }
+
+  /** Frees a sparse page's chunks and header. */
+  #releaseSparse(header: number): void {
+    const slab = this.#headers.slab(header);
+    const base = this.#headers.start(header);
+    const held = slab[base + this.#countAt] as number;
+    const chunkCount = (held + (1 << CHUNK_BLOCKS_SHIFT) - 1) >>> CHUNK_BLOCKS_SHIFT;
+    for (let c = 0; c < chunkCount; c++) this.#chunks.release(readU32At(slab, base + (c << 2)));
+    this.#headers.release(header);
+  }
+
+  /**
+   * Moves a sparse page's blocks into a (zeroed) full page; returns the full slot. Also done to a
+   * sparse page read whole: that is a table read whole (qcow2 reads an L2 slice on every cache
+   * miss), and its blocks lie in chunks all over memory, a cache miss each, where a full page is
+   * one sequential copy (3 µs against 0.7 µs per 4 KiB slice, measured).
+   */
+  #promoteSparse(pageIndex: number, code: number): number {
+    const header = -2 - code - SPARSE_CODE_BASE;
+    const slot = this.#full.allocate(true);
+    const page = this.#full.slab(slot);
+    const pageStart = this.#full.start(slot);
+    const slab = this.#headers.slab(header);
+    const base = this.#headers.start(header);
+    const shift = this.#blockShift;
+    const chunks = this.#chunks;
+    for (let b = 0; b < this.#blocksPerPage; b++) {
+      const held = slab[base + this.#mapAt + b] as number;
+      if (held === 0) continue;
+      const unit = readU32At(slab, base + (((held - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      copyBytes(
+        chunks.slab(unit),
+        chunks.start(unit) + (((held - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift),
+        page,
+        pageStart + (b << shift),
+        this.compactBytes,
+      );
+    }
+    this.#releaseSparse(header);
+    this.#table.set(pageIndex, slot);
+    return slot;
+  }
+
+  /** `n` bytes from `inPage` of a sparse page into `out` at `at`. */
+  #readSparse(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
+    const header = -2 - code - SPARSE_CODE_BASE;
+    const slab = this.#headers.slab(header);
+    const base = this.#headers.start(header);
+    const chunks = this.#chunks;
+    const shift = this.#blockShift;
+    const blockBytes = this.compactBytes;
+    const mapAt = base + this.#mapAt;
+    const end = inPage + n;
+    const delta = at - inPage;
+    out.fill(0, at, at + n);
+    const lastBlock = (end - 1) >>> shift;
+    // A long aligned read (a table slice) copies whole blocks a word at a time.
+    const outWords =
+      n >= 256 && (inPage & 3) === 0 && ((out.byteOffset + at) & 3) === 0
+        ? new Int32Array(out.buffer, out.byteOffset + at, n >> 2)
+        : undefined;
+    for (let b = inPage >>> shift; b <= lastBlock; b++) {
+      const slot = slab[mapAt + b] as number;
+      if (slot === 0) continue;
+      const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const blockAt =
+        chunks.start(unit) + (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift);
+      const blockStart = b << shift;
+      if (outWords !== undefined && blockStart >= inPage && blockStart + blockBytes <= end) {
+        const words = chunks.words[unit >>> chunks.shift] as Int32Array;
+        const from = blockAt >> 2;
+        const to = (blockStart - inPage) >> 2;
+        for (let i = 0; i < blockBytes >> 2; i++) outWords[to + i] = words[from + i] as number;
+        continue;
+      }
+      const from = Math.max(inPage, blockStart);
+      const to = Math.min(end, blockStart + blockBytes);
+      copyBytes(chunks.slab(unit), blockAt + from - blockStart, out, from + delta, to - from);
+    }
+  }
+
+  /** Zeros [from, to) of a sparse page (all of it: frees it). */
+  #clearInSparse(pageIndex: number, code: number, from: number, to: number): void {
+    let header = -2 - code - SPARSE_CODE_BASE;
+    if (from === 0 && to === this.pageBytes) {
+      this.#table.delete(pageIndex);
+      this.#releaseSparse(header);
+      return;
+    }
+    const shift = this.#blockShift;
+    const mapAt = this.#mapAt;
+    const firstBlock = from >>> shift;
+    const lastBlock = (to - 1) >>> shift;
+    let slab = this.#headers.slab(header);
+    let base = this.#headers.start(header);
+    let touchesHeld = false;
+    for (let b = firstBlock; b <= lastBlock && !touchesHeld; b++) {
+      touchesHeld = slab[base + mapAt + b] !== 0;
+    }
+    if (!touchesHeld) return;
+    if (this.#headers.isShared(header)) {
+      header = this.#ownHeader(pageIndex, header);
+      slab = this.#headers.slab(header);
+      base = this.#headers.start(header);
+    }
+    const chunks = this.#chunks;
+    for (let b = firstBlock; b <= lastBlock; b++) {
+      const slot = slab[base + mapAt + b] as number;
+      if (slot === 0) continue;
+      const unit = this.#ownChunk(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const at =
+        chunks.start(unit) +
+        (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) -
+        (b << shift);
+      chunks
+        .slab(unit)
+        .fill(0, at + Math.max(from, b << shift), at + Math.min(to, (b + 1) << shift));
+    }
   }
 
   #clearRange(startBytes: number, endBytes: number): void {
@@ -626,6 +1106,10 @@ export class MemoryDevice implements PatchWritableDevice {
       const slot = this.#full.isShared(code) ? this.#unshareFull(index, code, true) : code;
       const base = this.#full.start(slot);
       this.#full.slab(slot).fill(0, base + from, base + to);
+      return;
+    }
+    if (-2 - code >= SPARSE_CODE_BASE) {
+      this.#clearInSparse(index, code, from, to);
       return;
     }
     let block = (-2 - code) >>> this.#blocksPerPageShift;
@@ -668,6 +1152,39 @@ function isAllZero(bytes: Uint8Array): boolean {
 }
 
 const U64_SCRATCH = new Uint8Array(8);
+
+function roundUp8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** A sparse page header: chunk numbers, the block count, the block map. */
+function sparseHeaderBytes(maxChunks: number, blocksPerPage: number): number {
+  return roundUp8(maxChunks * 4 + 4 + blocksPerPage);
+}
+
+/** Units per slab (log2) so that a slab reaches MAX_SLAB_BYTES. */
+function slabShiftFor(unitBytes: number): number {
+  let shift = 0;
+  while (shift < 20 && (1 << shift) * unitBytes < MAX_SLAB_BYTES) shift++;
+  return shift;
+}
+
+function readU32At(bytes: Uint8Array, at: number): number {
+  return (
+    ((bytes[at] as number) |
+      ((bytes[at + 1] as number) << 8) |
+      ((bytes[at + 2] as number) << 16) |
+      ((bytes[at + 3] as number) << 24)) >>>
+    0
+  );
+}
+
+function writeU32At(bytes: Uint8Array, at: number, value: number): void {
+  bytes[at] = value & 0xff;
+  bytes[at + 1] = (value >>> 8) & 0xff;
+  bytes[at + 2] = (value >>> 16) & 0xff;
+  bytes[at + 3] = value >>> 24;
+}
 
 /** The little-endian u64 at `at` of `bytes` as a number (two u32 halves; exact below 2^53). */
 function readU64At(bytes: Uint8Array, at: number): number {

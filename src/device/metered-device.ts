@@ -52,12 +52,24 @@ export class MeteredDevice implements PatchWritableDevice {
   readonly costModel: CostModel;
   log: ((record: IoRecord) => void) | undefined;
   #dirtySinceFlush = false;
+  /**
+   * False when no op can cost time (no clock, or the `none` model, whose every cost is 0): every
+   * engine op passes through here (about 4 per simulated QED write), and asking the model costs a
+   * call each.
+   */
+  readonly #charges: boolean;
+  /** What the inner device offers, looked up once rather than per op. */
+  readonly #innerReadsInto: boolean;
+  readonly #innerPatches: boolean;
 
   constructor(inner: BlockDevice, options: MeteredDeviceOptions = {}) {
     this.inner = inner;
     this.clock = options.clock;
     this.costModel = options.costModel ?? new NoCostModel();
     this.log = options.log;
+    this.#charges = this.clock !== undefined && this.costModel.constructor !== NoCostModel;
+    this.#innerReadsInto = typeof (inner as Partial<ReadsInto>).readInto === 'function';
+    this.#innerPatches = typeof (inner as Partial<PatchWritableDevice>).writePatched === 'function';
   }
 
   read(offsetBytes: number, lengthBytes: number, kind: IoKind): Uint8Array {
@@ -77,9 +89,9 @@ export class MeteredDevice implements PatchWritableDevice {
     this.counters.readBytes[i] = (this.counters.readBytes[i] as number) + lengthBytes;
     this.#charge('read', offsetBytes, lengthBytes);
     this.log?.({ op: 'read', offset: offsetBytes, length: lengthBytes, kind });
-    const inner = this.inner as BlockDevice & Partial<ReadsInto>;
-    if (typeof inner.readInto === 'function') inner.readInto(offsetBytes, out, kind);
-    else out.set(inner.read(offsetBytes, lengthBytes, kind));
+    if (this.#innerReadsInto)
+      (this.inner as BlockDevice & ReadsInto).readInto(offsetBytes, out, kind);
+    else out.set(this.inner.read(offsetBytes, lengthBytes, kind));
   }
 
   /**
@@ -138,7 +150,11 @@ export class MeteredDevice implements PatchWritableDevice {
     this.#charge('write', offsetBytes, lengthBytes);
     this.log?.({ op: 'write', offset: offsetBytes, length: lengthBytes, kind });
     this.#dirtySinceFlush = true;
-    writePatched(this.inner, offsetBytes, lengthBytes, write, kind);
+    if (this.#innerPatches) {
+      (this.inner as PatchWritableDevice).writePatched(offsetBytes, lengthBytes, write, kind);
+    } else {
+      writePatched(this.inner, offsetBytes, lengthBytes, write, kind);
+    }
   }
 
   zeroRange(offsetBytes: number, lengthBytes: number, kind: IoKind): void {
@@ -199,10 +215,10 @@ export class MeteredDevice implements PatchWritableDevice {
     offsetBytes: number,
     lengthBytes: number,
   ): void {
-    if (!this.clock) return;
+    if (!this.#charges) return;
     const ns = this.costModel.costNs(op, offsetBytes, lengthBytes);
     if (ns <= 0) return;
     if (this.#detachedNs !== undefined) this.#detachedNs += ns;
-    else this.clock.advanceNs(ns);
+    else (this.clock as SimClock).advanceNs(ns);
   }
 }
