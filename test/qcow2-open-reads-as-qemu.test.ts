@@ -97,6 +97,24 @@ const CASES: Array<{ name: string; make: (dir: string) => string }> = [
     },
   },
   {
+    name: 'two internal snapshots: per entry its header, extra data, ID and name, one read each',
+    make: (dir) => {
+      const file = qemuImg(dir, 's.qcow2', [], '1G');
+      spawnSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 7 0 64k', file]);
+      spawnSync('qemu-img', ['snapshot', '-c', 'first', file]);
+      spawnSync('qemu-img', ['snapshot', '-c', 'second-one', file]);
+      return file;
+    },
+  },
+  {
+    name: 'v2 image with a snapshot',
+    make: (dir) => {
+      const file = qemuImg(dir, 'v2s.qcow2', ['-o', 'compat=0.10'], '1G');
+      spawnSync('qemu-img', ['snapshot', '-c', 'a', file]);
+      return file;
+    },
+  },
+  {
     name: '2 MiB clusters: of cluster 0, only the few hundred bytes QEMU asks for',
     make: (dir) => qemuImg(dir, 'big.qcow2', ['-o', 'cluster_size=2M'], '16T'),
   },

@@ -32,6 +32,7 @@ import { cacheGeometry, Qcow2Image } from './qcow2-image.ts';
 import { parseRefcountTable } from './refcount-table.ts';
 import { reftableEntriesFor, relocateReftable } from './reftable-growth.ts';
 import { parseSnapshotTable } from './snapshot-table.ts';
+import { readSnapshotTableLikeQemu } from './snapshot-table-read.ts';
 import { Qcow2State } from './state.ts';
 import { readTableInFile } from './table-read.ts';
 import { writeU64 } from './u64.ts';
@@ -166,7 +167,9 @@ function readSnapshots(device: BlockDevice, cluster: Qcow2HeaderCluster, cs: num
   const h = cluster.header;
   if (h.nbSnapshots === 0) return [];
   if (h.snapshotsOffset % cs !== 0) throw bad('Snapshot table offset invalid');
-  // Entries are variable-length; read generously, then more if the table turns out longer.
+  const table = readSnapshotTableLikeQemu(device, h.snapshotsOffset, h.nbSnapshots);
+  if (table) return parseSnapshotTable(table, h.nbSnapshots, h.version, h.sizeBytes);
+  // A table QEMU would refuse, or one cut short by EOF. Entries are variable-length; read generously, then more if the table turns out longer.
   // Past EOF a table can only continue as zero entries (40 bytes each) after one entry that
   // straddles EOF (at most 40 + 1 KiB extra + two 64 KiB strings): reading further cannot
   // make a truncated table parse, so the read is bounded by the file, not by 64 MiB.
