@@ -6,39 +6,13 @@ import { SimClock } from '../src/device/clock.ts';
 import { FileDevice } from '../src/device/file-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
+import { parseStraceReadsForFile } from '../src/validate/strace.ts';
 import { describeWithQemu } from './helpers/qemu.ts';
 import { makeTempDir } from './helpers/qemu-compare.ts';
 
 interface Read {
   offset: number;
   length: number;
-}
-
-/** The pread64 calls on descriptors opened for `fileName`, in order (strace -f -s 0 output). */
-function straceReads(trace: string, fileName: string): Read[] {
-  const fds = new Set<number>();
-  const reads: Read[] = [];
-  for (const line of trace.split('\n')) {
-    const call = /^\d+\s+(\w+)\((.*)\)\s*=\s*(-?\d+)/.exec(line);
-    if (!call) continue;
-    const [, name, args, ret] = call as unknown as [string, string, string, string];
-    if (name === 'openat') {
-      const opened = /^[^,]+,\s*"((?:[^"\\]|\\.)*)"/.exec(args)?.[1];
-      if (Number(ret) >= 0) {
-        if (opened !== undefined && path.basename(opened) === fileName) fds.add(Number(ret));
-        else fds.delete(Number(ret));
-      }
-    } else if (name === 'close') {
-      fds.delete(Number(args));
-    } else if (name === 'pread64' && fds.has(Number(/^(\d+)/.exec(args)?.[1]))) {
-      const fields = args.split(',').map((s) => s.trim());
-      reads.push({
-        length: Number(fields[fields.length - 2]),
-        offset: Number(fields[fields.length - 1]),
-      });
-    }
-  }
-  return reads;
 }
 
 function qemuOpenReads(file: string): Read[] {
@@ -59,7 +33,7 @@ function qemuOpenReads(file: string): Read[] {
     'quit',
     file,
   ]);
-  return straceReads(fs.readFileSync(trace, 'utf8'), path.basename(file));
+  return parseStraceReadsForFile(fs.readFileSync(trace, 'utf8'), path.basename(file));
 }
 
 function labOpenReads(file: string): Read[] {

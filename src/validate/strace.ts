@@ -2,7 +2,8 @@
  * QEMU's host I/O on one image file, from `strace -f -s 0` output: the writes, zero ranges
  * (fallocate), flushes and truncates on the descriptors `openat` returned for that file. Split
  * "<unfinished ...>" / "<... resumed>" lines are joined and calls keep the order they started
- * in; `close` is tracked so a reused descriptor number is not confused with the image.
+ * in; `close` is tracked so a reused descriptor number is not confused with the image. The
+ * reads (`pread64`) come separately, for the tests that compare what an open reads.
  */
 import * as path from 'node:path';
 
@@ -16,7 +17,18 @@ export type HostIoOp =
 export const STRACE_CALLS =
   'openat,close,pwrite64,pwritev,pwritev2,fdatasync,fsync,fallocate,ftruncate';
 
-export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] {
+interface FileCall {
+  name: string;
+  /** The arguments after the descriptor's, split at commas. */
+  fields: string[];
+  ret: number;
+}
+
+/**
+ * The calls on descriptors `openat` returned for `fileName` (open and close themselves left out),
+ * in the order they started, with strace's split lines joined.
+ */
+function callsOnFile(trace: string, fileName: string): FileCall[] {
   const calls: string[] = [];
   const pending = new Map<string, number>();
   for (const line of trace.split('\n')) {
@@ -37,7 +49,7 @@ export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] 
     }
   }
   const fds = new Set<number>();
-  const ops: HostIoOp[] = [];
+  const onFile: FileCall[] = [];
   for (const call of calls) {
     const m = /^(\w+)\((.*)\)\s*=\s*(-?\d+)/.exec(call);
     if (!m) continue;
@@ -54,11 +66,19 @@ export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] 
     }
     const fd = Number(/^(\d+)/.exec(args)?.[1] ?? -1);
     if (!fds.has(fd)) continue;
-    const fields = args.split(',').map((s) => s.trim());
+    if (name === 'close') {
+      fds.delete(fd);
+      continue;
+    }
+    onFile.push({ name, fields: args.split(',').map((s) => s.trim()), ret });
+  }
+  return onFile;
+}
+
+export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] {
+  const ops: HostIoOp[] = [];
+  for (const { name, fields, ret } of callsOnFile(trace, fileName)) {
     switch (name) {
-      case 'close':
-        fds.delete(fd);
-        break;
       case 'pwrite64':
       case 'pwritev':
       case 'pwritev2': {
@@ -87,6 +107,22 @@ export function parseStraceForFile(trace: string, fileName: string): HostIoOp[] 
     }
   }
   return ops;
+}
+
+/** The `pread64` calls on `fileName` (strace -e trace=openat,close,pread64): requested lengths. */
+export function parseStraceReadsForFile(
+  trace: string,
+  fileName: string,
+): Array<{ offset: number; length: number }> {
+  const reads: Array<{ offset: number; length: number }> = [];
+  for (const { name, fields } of callsOnFile(trace, fileName)) {
+    if (name !== 'pread64') continue;
+    reads.push({
+      length: Number(fields[fields.length - 2]),
+      offset: Number(fields[fields.length - 1]),
+    });
+  }
+  return reads;
 }
 
 export function formatHostIoOp(op: HostIoOp | undefined): string {
