@@ -20,13 +20,6 @@ import {
 import type { Qcow2State } from './state.ts';
 import { cHex } from './u64.ts';
 
-/** A referenced L2 slice: release with `s.l2Cache.put(slot)`. */
-export interface SliceRef {
-  slot: number;
-  /** Index of the entry for the requested offset within the slice. */
-  index: number;
-}
-
 export function l1IndexOf(s: Qcow2State, guestOffset: number): number {
   return Math.floor(guestOffset / s.clusterSize / s.l2Size);
 }
@@ -68,10 +61,12 @@ export function loadL2Slice(s: Qcow2State, guestOffset: number, l2Offset: number
 }
 
 /**
- * get_cluster_table: the writable L2 slice for `guestOffset`, growing the L1 and allocating (or
- * COW-copying) the L2 when its L1 entry lacks COPIED.
+ * get_cluster_table: the cache slot of the writable L2 slice for `guestOffset` (release with
+ * `s.l2Cache.put(slot)`; the entry's index in it is `l2SliceIndexOf`), growing the L1 and
+ * allocating (or COW-copying) the L2 when its L1 entry lacks COPIED. A slot number, not an
+ * object: the write path calls this three times per request.
  */
-export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
+export function getClusterTable(s: Qcow2State, guestOffset: number): number {
   const l1Index = l1IndexOf(s, guestOffset);
   if (l1Index >= s.l1Size) growL1Table(s, l1Index + 1, false);
   let l2Offset = entryOffset(s.l1, l1Index);
@@ -97,7 +92,7 @@ export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
     if (l2Offset) s.refcounts.freeClusters(l2Offset, s.clusterSize, DISCARD_OTHER);
     l2Offset = entryOffset(s.l1, l1Index);
   }
-  return { slot: loadL2Slice(s, guestOffset, l2Offset), index: l2SliceIndexOf(s, guestOffset) };
+  return loadL2Slice(s, guestOffset, l2Offset);
 }
 
 /**

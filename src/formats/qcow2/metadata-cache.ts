@@ -8,6 +8,14 @@ import { NumberIndex } from '../../util/number-index.ts';
 
 /** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
 const NO_PATCHES: readonly WritePatch[] = [];
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** A write description a cache refills for every write-back (devices keep none of it). */
+interface ReusedWrite {
+  base: 'zero' | 'unchanged';
+  patches: readonly WritePatch[];
+  whole: Uint8Array;
+}
 
 /** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
 function sortSlots(slots: Int32Array): Int32Array {
@@ -74,6 +82,10 @@ export class MetadataCache {
   #dirtyList: Int32Array;
   #dirtyListLength = 0;
   readonly #readsInto: boolean;
+  /** The one patch of a write-back and its description, refilled each time. */
+  readonly #patch: { atBytes: number; bytes: Uint8Array } = { atBytes: 0, bytes: EMPTY_BYTES };
+  readonly #onePatch: readonly WritePatch[] = [this.#patch];
+  readonly #write: ReusedWrite = { base: 'zero', patches: NO_PATCHES, whole: EMPTY_BYTES };
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
@@ -120,6 +132,14 @@ export class MetadataCache {
 
   offsetOf(slot: number): number {
     return this.#offsets[slot] as number;
+  }
+
+  /**
+   * The slot is the last one released (the tail of the LRU order): a get and put of it now would
+   * leave the cache exactly as it is.
+   */
+  isLastReleased(slot: number): boolean {
+    return slot === this.#tail;
   }
 
   /** Slot holding `offset`, or -1 (qcow2_cache_is_table_offset). */
@@ -266,17 +286,19 @@ export class MetadataCache {
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
     const table = this.table(slot);
-    writePatched(
-      this.#device,
-      this.#offsets[slot] as number,
-      this.tableBytes,
-      {
-        base: this.#zeroBase[slot] ? 'zero' : 'unchanged',
-        patches: from < to ? [{ atBytes: from, bytes: table.subarray(from, to) }] : NO_PATCHES,
-        whole: table,
-      },
-      this.kind,
-    );
+    const write = this.#write;
+    write.base = this.#zeroBase[slot] ? 'zero' : 'unchanged';
+    if (from < to) {
+      this.#patch.atBytes = from;
+      this.#patch.bytes = table.subarray(from, to);
+      write.patches = this.#onePatch;
+    } else {
+      write.patches = NO_PATCHES;
+    }
+    write.whole = table;
+    writePatched(this.#device, this.#offsets[slot] as number, this.tableBytes, write, this.kind);
+    this.#patch.bytes = EMPTY_BYTES;
+    write.whole = EMPTY_BYTES;
     this.#dirty[slot] = 0;
     this.#dirtyCount--;
     this.#clean(slot);
