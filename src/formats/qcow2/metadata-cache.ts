@@ -17,6 +17,15 @@ interface ReusedWrite {
   whole: Uint8Array;
 }
 
+/** Copies bytes [from, to) of `source` to the same place in `target` (short runs byte by byte). */
+function copyRange(source: Uint8Array, target: Uint8Array, from: number, to: number): void {
+  if (to - from <= 32) {
+    for (let i = from; i < to; i++) target[i] = source[i] as number;
+  } else {
+    target.set(source.subarray(from, to), from);
+  }
+}
+
 /** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
 function sortSlots(slots: Int32Array): Int32Array {
   if (slots.length > 32) return slots.sort();
@@ -34,6 +43,20 @@ function sortSlots(slots: Int32Array): Int32Array {
 
 interface ReadsInto {
   readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
+}
+
+/**
+ * Lends a cache the device's own pages as table slots (lent-pages.ts): a miss then costs no copy
+ * and a write-back no device work, but the device shows a lent table's changes before their
+ * write-back, which the cache undoes whenever anything else looks (see `returnLentIn`).
+ */
+export interface PageLender {
+  /** The device's live view of the table at `offsetBytes`, its read counted as one; or null. */
+  borrow(offsetBytes: number, lengthBytes: number, kind: IoKind): Uint8Array | null;
+  /** Counts the write-back of a lent table: one write op, the device holding its bytes already. */
+  wroteBack(offsetBytes: number, lengthBytes: number, kind: IoKind): void;
+  /** The table at `offsetBytes` is no longer lent. */
+  returned(offsetBytes: number): void;
 }
 
 /**
@@ -66,7 +89,25 @@ export class MetadataCache {
    * typed-array object scattered over the heap, and zeroing a slot does not touch one at all.
    */
   readonly #arena: Uint8Array;
+  /** Each slot's part of the arena. */
+  readonly #arenaTables: Uint8Array[];
+  /** Each slot's table: its part of the arena, or a page the lender lent. */
   readonly #tables: Uint8Array[];
+  #lender: PageLender | null = null;
+  /**
+   * 1: the slot's table is a lent page. The device then already shows the table's changes since
+   * its last write-back; the bytes it held before them, [#dirtyFrom, #dirtyTo), wait in the
+   * slot's part of the arena so that they can be put back.
+   */
+  readonly #lent: Uint8Array;
+  /**
+   * A lent table's first change is nearly always one entry: its written bytes are kept here
+   * (8 per slot, one small array that stays in the CPU's cache) rather than in the slot's part of
+   * the arena, a memory miss each time. 1 in #keptInline: the slot's dirty range is that entry.
+   */
+  readonly #inlineKept: Uint8Array;
+  readonly #keptInline: Uint8Array;
+  #scratch: Uint8Array | null = null;
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
@@ -104,10 +145,14 @@ export class MetadataCache {
     this.tableBytes = tableBytes;
     this.kind = kind;
     this.#arena = new Uint8Array(size * tableBytes);
-    this.#tables = [];
+    this.#arenaTables = [];
     for (let slot = 0; slot < size; slot++) {
-      this.#tables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
+      this.#arenaTables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
     }
+    this.#tables = this.#arenaTables.slice();
+    this.#lent = new Uint8Array(size);
+    this.#inlineKept = new Uint8Array(size * 8);
+    this.#keptInline = new Uint8Array(size);
     this.#offsets = new Float64Array(size);
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
@@ -172,6 +217,7 @@ export class MetadataCache {
    */
   markDirtyBytes(slot: number, fromBytes: number, toBytes: number): void {
     if (fromBytes < toBytes) {
+      if (this.#lent[slot] === 1) this.#keepWritten(slot, fromBytes, toBytes);
       if (fromBytes < (this.#dirtyFrom[slot] as number)) this.#dirtyFrom[slot] = fromBytes;
       if (toBytes > (this.#dirtyTo[slot] as number)) this.#dirtyTo[slot] = toBytes;
       if (fromBytes < (this.#nonZeroFrom[slot] as number)) this.#nonZeroFrom[slot] = fromBytes;
@@ -198,8 +244,107 @@ export class MetadataCache {
     this.#dirtyListLength = kept;
   }
 
+  /**
+   * A lent table's bytes in [fromBytes, toBytes) are about to change: the ones not already kept
+   * (outside the dirty range) go to the arena first, as the device held them.
+   */
+  #keepWritten(slot: number, fromBytes: number, toBytes: number): void {
+    const view = this.#tables[slot] as Uint8Array;
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    if (from >= to && toBytes - fromBytes === 8) {
+      const inline = this.#inlineKept;
+      const at = slot * 8;
+      for (let i = 0; i < 8; i++) inline[at + i] = view[fromBytes + i] as number;
+      this.#keptInline[slot] = 1;
+      return;
+    }
+    if (fromBytes >= from && toBytes <= to) return;
+    if (this.#keptInline[slot] === 1) this.#spillKept(slot);
+    const kept = this.#arenaTables[slot] as Uint8Array;
+    if (from >= to) {
+      copyRange(view, kept, fromBytes, toBytes);
+      return;
+    }
+    if (fromBytes < from) copyRange(view, kept, fromBytes, from);
+    if (toBytes > to) copyRange(view, kept, to, toBytes);
+  }
+
+  /** The inline kept bytes move to the slot's part of the arena, where the rest of them live. */
+  #spillKept(slot: number): void {
+    const kept = this.#arenaTables[slot] as Uint8Array;
+    const from = this.#dirtyFrom[slot] as number;
+    const inline = this.#inlineKept;
+    const at = slot * 8;
+    for (let i = 0; i < 8; i++) kept[from + i] = inline[at + i] as number;
+    this.#keptInline[slot] = 0;
+  }
+
+  /**
+   * Lend this cache's slots from `lender` from now on (null: stop, giving every lent table back).
+   * Callers must mark bytes dirty before they change them (markDirtyBytes), which the L2 paths do.
+   */
+  lendFrom(lender: PageLender | null): void {
+    if (lender === null) this.returnLentIn(0, Number.POSITIVE_INFINITY);
+    this.#lender = lender;
+  }
+
+  /**
+   * Gives back every lent table overlapping [offsetBytes, offsetBytes + lengthBytes): the device
+   * gets back the bytes it held at the last write-back and the slot keeps its own copy, as if it
+   * had never been lent. Called before any other I/O touches those bytes.
+   */
+  returnLentIn(offsetBytes: number, lengthBytes: number): void {
+    const end = offsetBytes + lengthBytes;
+    const tableBytes = this.tableBytes;
+    const first = Math.floor(offsetBytes / tableBytes);
+    const last = Math.ceil(end / tableBytes);
+    if (last - first > 64) {
+      for (let slot = 0; slot < this.size; slot++) {
+        if (this.#lent[slot] === 0) continue;
+        const at = this.#offsets[slot] as number;
+        if (at < end && at + tableBytes > offsetBytes) this.#returnLent(slot);
+      }
+      return;
+    }
+    for (let i = first; i < last; i++) {
+      const slot = this.#bySlotOffset.get(i * tableBytes);
+      if (slot >= 0 && this.#lent[slot] === 1) this.#returnLent(slot);
+    }
+  }
+
+  /** The device gets back the bytes of the last write-back; the slot keeps the table in the arena. */
+  #returnLent(slot: number): void {
+    const view = this.#tables[slot] as Uint8Array;
+    const own = this.#arenaTables[slot] as Uint8Array;
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    if (this.#keptInline[slot] === 1) this.#spillKept(slot);
+    if (from < to) {
+      if (this.#scratch === null) this.#scratch = new Uint8Array(this.tableBytes);
+      const changed = this.#scratch.subarray(0, to - from);
+      changed.set(view.subarray(from, to));
+      view.set(own.subarray(from, to), from);
+      own.set(view);
+      own.set(changed, from);
+    } else {
+      own.set(view);
+    }
+    this.#unlend(slot);
+  }
+
+  /** The slot's table is its part of the arena again (its content is the caller's business). */
+  #unlend(slot: number): void {
+    this.#tables[slot] = this.#arenaTables[slot] as Uint8Array;
+    this.#lent[slot] = 0;
+    this.#nonZeroFrom[slot] = 0;
+    this.#nonZeroTo[slot] = this.tableBytes;
+    (this.#lender as PageLender).returned(this.#offsets[slot] as number);
+  }
+
   /** Fills the table with zeros and marks it dirty: its write-back is a zero base plus changes. */
   zeroTable(slot: number): void {
+    if (this.#lent[slot] === 1) this.#returnLent(slot);
     const from = this.#nonZeroFrom[slot] as number;
     const to = this.#nonZeroTo[slot] as number;
     if (from < to) {
@@ -224,6 +369,15 @@ export class MetadataCache {
 
   /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
   discard(slot: number): void {
+    if (this.#lent[slot] === 1) {
+      // The changes are dropped: the device gets back what it held at the last write-back.
+      const from = this.#dirtyFrom[slot] as number;
+      const to = this.#dirtyTo[slot] as number;
+      const own = this.#arenaTables[slot] as Uint8Array;
+      if (this.#keptInline[slot] === 1) this.#spillKept(slot);
+      if (from < to) (this.#tables[slot] as Uint8Array).set(own.subarray(from, to), from);
+      this.#unlend(slot);
+    }
     this.#bySlotOffset.delete(this.#offsets[slot] as number);
     this.#offsets[slot] = 0;
     if (this.#dirty[slot]) {
@@ -283,6 +437,17 @@ export class MetadataCache {
       this.#device.flush();
       this.dependsOnFlush = false;
     }
+    if (this.#lent[slot] === 1) {
+      (this.#lender as PageLender).wroteBack(
+        this.#offsets[slot] as number,
+        this.tableBytes,
+        this.kind,
+      );
+      this.#dirty[slot] = 0;
+      this.#dirtyCount--;
+      this.#clean(slot);
+      return;
+    }
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
     const table = this.table(slot);
@@ -306,6 +471,7 @@ export class MetadataCache {
 
   /** The device holds the table as it is in the slot. */
   #clean(slot: number): void {
+    this.#keptInline[slot] = 0;
     this.#zeroBase[slot] = 0;
     this.#dirtyFrom[slot] = this.tableBytes;
     this.#dirtyTo[slot] = 0;
@@ -322,15 +488,27 @@ export class MetadataCache {
 
   #get(offset: number, readFromDisk: boolean): number {
     let slot = this.#bySlotOffset.get(offset);
-    if (slot < 0) {
+    if (slot >= 0) {
+      // A table about to be filled by the caller without marking first: it must be our own.
+      if (!readFromDisk && this.#lent[slot] === 1) this.#returnLent(slot);
+    } else {
       const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
       slot = this.#victim(lookupIndex);
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
       if (this.#dirty[slot]) this.entryFlush(slot);
+      if (this.#lent[slot] === 1) this.#unlend(slot);
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
       this.#offsets[slot] = 0;
-      if (readFromDisk) {
+      const lent =
+        readFromDisk && this.#lender !== null
+          ? this.#lender.borrow(offset, this.tableBytes, this.kind)
+          : null;
+      if (lent !== null) {
+        this.#tables[slot] = lent;
+        this.#lent[slot] = 1;
+        this.#clean(slot);
+      } else if (readFromDisk) {
         const table = this.#tables[slot] as Uint8Array;
         if (this.#readsInto)
           (this.#device as BlockDevice & ReadsInto).readInto(offset, table, this.kind);

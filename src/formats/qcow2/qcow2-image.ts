@@ -310,6 +310,8 @@ export class Qcow2Image implements ImageFormat, GuestIo {
       return;
     s.l2Cache.flush();
     s.refcounts.refblockCache.flush();
+    // The new cache copies: lending is for the cache it was set up with (lent-pages.ts).
+    s.file.lent?.stop();
     const l2Cache = new MetadataCache(s.device, geometry.l2Entries, geometry.l2EntryBytes, 'l2');
     (s as { l2Cache: MetadataCache }).l2Cache = l2Cache;
     s.refcounts.l2Cache = l2Cache;

@@ -1,13 +1,7 @@
-import {
-  corrupt,
-  freeAnyCluster,
-  getClusterTable,
-  l1IndexOf,
-  l2SliceIndexOf,
-} from './cluster-map.ts';
+import { corrupt, freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
 import { DISCARD_NEVER } from './constants.ts';
 import { pastGrowthLimit } from './file-node.ts';
-import { entryOffset, setEntry } from './l2-entry.ts';
+import { setEntry } from './l2-entry.ts';
 import { markDirty } from './lazy-refcounts.ts';
 import type { Qcow2State } from './state.ts';
 import { cHex } from './u64.ts';
@@ -320,8 +314,8 @@ function isZeroInCluster(s: Qcow2State, io: GuestIo, offset: number, bytes: numb
   const cs = s.clusterSize;
   const clusterIndex = Math.floor(offset / cs);
   if (Math.floor((offset + bytes - 1) / cs) !== clusterIndex) return io.isZero(offset, bytes);
-  const l1Index = l1IndexOf(s, offset);
-  const l2Offset = l1Index < s.l1Size ? entryOffset(s.l1, l1Index) : 0;
+  const l1Index = Math.floor(clusterIndex / s.l2Size);
+  const l2Offset = l1Index < s.l1Size ? offsetFrom(hiAt(s.l1, l1Index), loAt(s.l1, l1Index)) : 0;
   if (l2Offset === 0 || l2Offset % cs !== 0) return io.isZero(offset, bytes);
   const l2Index = clusterIndex % s.l2Size;
   const index = clusterIndex % s.l2SliceSize;
