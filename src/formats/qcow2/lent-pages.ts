@@ -1,11 +1,13 @@
 import type { MemoryDevice } from '../../device/memory-device.ts';
 import { MeteredDevice } from '../../device/metered-device.ts';
 import type { IoKind } from '../../device/types.ts';
-import { NumberIndex } from '../../util/number-index.ts';
 import type { ImageFormat } from '../types.ts';
 import type { FileNode } from './file-node.ts';
 import type { MetadataCache, PageLender } from './metadata-cache.ts';
 import { Qcow2Image } from './qcow2-image.ts';
+
+/** Buckets of lent-table counts (a power of two, eight times the 32 MiB cache's slots). */
+const GRANULE_BUCKETS = 65536;
 
 /**
  * The L2 cache's slots as the MemoryDevice's own pages. QEMU's cache copies a 4 KiB slice per
@@ -27,8 +29,12 @@ export class LentPages implements PageLender {
   readonly #memory: MemoryDevice;
   readonly #cache: MetadataCache;
   readonly #granuleBytes: number;
-  /** Lent tables per granule (cluster) of the file: one lookup clears an op of a cluster. */
-  readonly #lentPerGranule = new NumberIndex();
+  /**
+   * Lent tables per bucket of granules (clusters) of the file, granule modulo the bucket count:
+   * an op whose granules' buckets are all empty touches no lent table, which one array read
+   * tells for most ops; a bucket shared with lent tables elsewhere only costs the exact check.
+   */
+  readonly #lentPerBucket = new Int32Array(GRANULE_BUCKETS);
   #lentCount = 0;
   /** Tables lent so far, and operations that had to take some back first (tests check both). */
   borrows = 0;
@@ -57,9 +63,8 @@ export class LentPages implements PageLender {
     const view = this.#memory.ownedPageView(offsetBytes, lengthBytes);
     if (view === null) return null;
     this.#file.noteLentRead(offsetBytes, lengthBytes, kind, this.#metered);
-    const granule = Math.floor(offsetBytes / this.#granuleBytes);
-    const n = this.#lentPerGranule.get(granule);
-    this.#lentPerGranule.set(granule, n < 0 ? 1 : n + 1);
+    const bucket = this.#bucketOf(offsetBytes);
+    this.#lentPerBucket[bucket] = (this.#lentPerBucket[bucket] as number) + 1;
     this.#lentCount++;
     this.borrows++;
     return view;
@@ -70,10 +75,8 @@ export class LentPages implements PageLender {
   }
 
   returned(offsetBytes: number): void {
-    const granule = Math.floor(offsetBytes / this.#granuleBytes);
-    const n = this.#lentPerGranule.get(granule);
-    if (n <= 1) this.#lentPerGranule.delete(granule);
-    else this.#lentPerGranule.set(granule, n - 1);
+    const bucket = this.#bucketOf(offsetBytes);
+    this.#lentPerBucket[bucket] = (this.#lentPerBucket[bucket] as number) - 1;
     this.#lentCount--;
   }
 
@@ -87,11 +90,15 @@ export class LentPages implements PageLender {
       return;
     }
     for (let granule = first; granule <= last; granule++) {
-      if (this.#lentPerGranule.get(granule) > 0) {
+      if ((this.#lentPerBucket[granule % GRANULE_BUCKETS] as number) > 0) {
         this.#giveBack(offsetBytes, lengthBytes);
         return;
       }
     }
+  }
+
+  #bucketOf(offsetBytes: number): number {
+    return Math.floor(offsetBytes / this.#granuleBytes) % GRANULE_BUCKETS;
   }
 
   #giveBack(offsetBytes: number, lengthBytes: number): void {

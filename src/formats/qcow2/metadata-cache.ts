@@ -9,6 +9,10 @@ import { NumberIndex } from '../../util/number-index.ts';
 /** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
 const NO_PATCHES: readonly WritePatch[] = [];
 const EMPTY_BYTES = new Uint8Array(0);
+/** Changed 8-byte ranges of a lent table whose written bytes are kept outside the arena. */
+const KEPT_ENTRIES = 4;
+/** #keptCount: the arena keeps the written bytes of the dirty range. */
+const KEPT_IN_ARENA = 255;
 
 /** A write description a cache refills for every write-back (devices keep none of it). */
 interface ReusedWrite {
@@ -101,12 +105,15 @@ export class MetadataCache {
    */
   readonly #lent: Uint8Array;
   /**
-   * A lent table's first change is nearly always one entry: its written bytes are kept here
-   * (8 per slot, one small array that stays in the CPU's cache) rather than in the slot's part of
-   * the arena, a memory miss each time. 1 in #keptInline: the slot's dirty range is that entry.
+   * A lent table changes an entry or a few between write-backs: the written bytes of up to
+   * KEPT_ENTRIES 8-byte ranges are kept here, in small arrays that stay in the CPU's cache, rather
+   * than in the slot's part of the arena (a memory miss each time, and a copy of every byte
+   * between the changes). #keptCount: how many, or KEPT_IN_ARENA once the arena holds the written
+   * bytes of the whole dirty range instead.
    */
-  readonly #inlineKept: Uint8Array;
-  readonly #keptInline: Uint8Array;
+  readonly #keptCount: Uint8Array;
+  readonly #keptAt: Int32Array;
+  readonly #keptBytes: Uint8Array;
   #scratch: Uint8Array | null = null;
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
@@ -151,8 +158,9 @@ export class MetadataCache {
     }
     this.#tables = this.#arenaTables.slice();
     this.#lent = new Uint8Array(size);
-    this.#inlineKept = new Uint8Array(size * 8);
-    this.#keptInline = new Uint8Array(size);
+    this.#keptCount = new Uint8Array(size);
+    this.#keptAt = new Int32Array(size * KEPT_ENTRIES);
+    this.#keptBytes = new Uint8Array(size * KEPT_ENTRIES * 8);
     this.#offsets = new Float64Array(size);
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
@@ -250,17 +258,24 @@ export class MetadataCache {
    */
   #keepWritten(slot: number, fromBytes: number, toBytes: number): void {
     const view = this.#tables[slot] as Uint8Array;
+    const count = this.#keptCount[slot] as number;
+    if (count !== KEPT_IN_ARENA) {
+      if (toBytes - fromBytes === 8) {
+        const first = slot * KEPT_ENTRIES;
+        for (let k = 0; k < count; k++) if (this.#keptAt[first + k] === fromBytes) return;
+        if (count < KEPT_ENTRIES) {
+          this.#keptAt[first + count] = fromBytes;
+          const at = (first + count) * 8;
+          for (let i = 0; i < 8; i++) this.#keptBytes[at + i] = view[fromBytes + i] as number;
+          this.#keptCount[slot] = count + 1;
+          return;
+        }
+      }
+      this.#spillKept(slot);
+    }
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
-    if (from >= to && toBytes - fromBytes === 8) {
-      const inline = this.#inlineKept;
-      const at = slot * 8;
-      for (let i = 0; i < 8; i++) inline[at + i] = view[fromBytes + i] as number;
-      this.#keptInline[slot] = 1;
-      return;
-    }
     if (fromBytes >= from && toBytes <= to) return;
-    if (this.#keptInline[slot] === 1) this.#spillKept(slot);
     const kept = this.#arenaTables[slot] as Uint8Array;
     if (from >= to) {
       copyRange(view, kept, fromBytes, toBytes);
@@ -270,14 +285,26 @@ export class MetadataCache {
     if (toBytes > to) copyRange(view, kept, to, toBytes);
   }
 
-  /** The inline kept bytes move to the slot's part of the arena, where the rest of them live. */
+  /** From now on the arena keeps the written bytes of the whole dirty range. */
   #spillKept(slot: number): void {
-    const kept = this.#arenaTables[slot] as Uint8Array;
     const from = this.#dirtyFrom[slot] as number;
-    const inline = this.#inlineKept;
-    const at = slot * 8;
-    for (let i = 0; i < 8; i++) kept[from + i] = inline[at + i] as number;
-    this.#keptInline[slot] = 0;
+    const to = this.#dirtyTo[slot] as number;
+    const kept = this.#arenaTables[slot] as Uint8Array;
+    if (from < to) {
+      copyRange(this.#tables[slot] as Uint8Array, kept, from, to);
+      this.#putKeptBack(slot, kept);
+    }
+    this.#keptCount[slot] = KEPT_IN_ARENA;
+  }
+
+  /** Writes the kept entries' written bytes into `target`, last kept first (the first is oldest). */
+  #putKeptBack(slot: number, target: Uint8Array): void {
+    const first = slot * KEPT_ENTRIES;
+    for (let k = (this.#keptCount[slot] as number) - 1; k >= 0; k--) {
+      const to = this.#keptAt[first + k] as number;
+      const at = (first + k) * 8;
+      for (let i = 0; i < 8; i++) target[to + i] = this.#keptBytes[at + i] as number;
+    }
   }
 
   /**
@@ -319,7 +346,12 @@ export class MetadataCache {
     const own = this.#arenaTables[slot] as Uint8Array;
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
-    if (this.#keptInline[slot] === 1) this.#spillKept(slot);
+    if (this.#keptCount[slot] !== KEPT_IN_ARENA) {
+      own.set(view);
+      this.#putKeptBack(slot, view);
+      this.#unlend(slot);
+      return;
+    }
     if (from < to) {
       if (this.#scratch === null) this.#scratch = new Uint8Array(this.tableBytes);
       const changed = this.#scratch.subarray(0, to - from);
@@ -374,8 +406,9 @@ export class MetadataCache {
       const from = this.#dirtyFrom[slot] as number;
       const to = this.#dirtyTo[slot] as number;
       const own = this.#arenaTables[slot] as Uint8Array;
-      if (this.#keptInline[slot] === 1) this.#spillKept(slot);
-      if (from < to) (this.#tables[slot] as Uint8Array).set(own.subarray(from, to), from);
+      if (this.#keptCount[slot] !== KEPT_IN_ARENA)
+        this.#putKeptBack(slot, this.#tables[slot] as Uint8Array);
+      else if (from < to) (this.#tables[slot] as Uint8Array).set(own.subarray(from, to), from);
       this.#unlend(slot);
     }
     this.#bySlotOffset.delete(this.#offsets[slot] as number);
@@ -471,7 +504,7 @@ export class MetadataCache {
 
   /** The device holds the table as it is in the slot. */
   #clean(slot: number): void {
-    this.#keptInline[slot] = 0;
+    this.#keptCount[slot] = 0;
     this.#zeroBase[slot] = 0;
     this.#dirtyFrom[slot] = this.tableBytes;
     this.#dirtyTo[slot] = 0;
