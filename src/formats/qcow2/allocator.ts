@@ -16,6 +16,14 @@ import { getRefcount, refcountMax, setRefcount } from './refcount-block.ts';
 import { refcountMetadataSize } from './refcount-table.ts';
 import { cHex, writeU32, writeU64 } from './u64.ts';
 
+/**
+ * `x % m` for a non-negative x and a power-of-two m, without V8's fmod call (about 25 ns for an
+ * offset past 2^31, several per request): x / m, its floor and the product are all exact.
+ */
+function modPow2(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
+}
+
 /** Where freed host ranges go when discard pass-through is on (file-posix punches a hole). */
 export interface DiscardRegion {
   offset: number;
@@ -92,7 +100,7 @@ export class RefcountAllocator {
   }
 
   #checkRefblockOffset(offset: number, index: number): void {
-    if (offset % this.clusterSize !== 0) {
+    if (modPow2(offset, this.clusterSize) !== 0) {
       throw new ImageIoError(
         'QCOW2_CORRUPT',
         `Refblock offset ${cHex(offset)} unaligned (reftable index: ${cHex(index)})`,

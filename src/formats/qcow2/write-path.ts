@@ -30,6 +30,14 @@ export interface GuestIo {
   isZero(offset: number, bytes: number): boolean;
 }
 
+/**
+ * `x % m` for a non-negative x and a power-of-two m, without V8's fmod call (about 25 ns for an
+ * offset past 2^31, several per request): x / m, its floor and the product are all exact.
+ */
+function modPow2(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
+}
+
 const INV = -1;
 
 // Local copies of the entry readers: the write path calls them per cluster, and imported
@@ -108,7 +116,7 @@ function calculateL2Meta(
   keepOld: boolean,
 ): L2Meta | null {
   const cs = s.clusterSize;
-  const cowStartTo = guestOffset % cs;
+  const cowStartTo = modPow2(guestOffset, cs);
   const cowEndFrom = cowStartTo + bytes;
   const nbClusters = Math.ceil(cowEndFrom / cs);
   if (keepOld) {
@@ -150,7 +158,7 @@ interface Cursor {
 /** handle_copied: clusters writable in place (COPIED); returns 1 when it made progress. */
 function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2Meta[]): number {
   const cs = s.clusterSize;
-  let nb = Math.ceil(((guestOffset % cs) + cur.bytes) / cs);
+  let nb = Math.ceil((modPow2(guestOffset, cs) + cur.bytes) / cs);
   nb = Math.min(nb, s.l2SliceSize - l2SliceIndexOf(s, guestOffset));
   const slot = getClusterTable(s, guestOffset);
   const index = l2SliceIndexOf(s, guestOffset);
@@ -172,21 +180,21 @@ function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2
       cur.bytes = 0;
     } else {
       const keep = countSingleWriteClusters(s, nb, table, index, false);
-      cur.bytes = Math.min(cur.bytes, keep * cs - (guestOffset % cs));
+      cur.bytes = Math.min(cur.bytes, keep * cs - modPow2(guestOffset, cs));
       const m = calculateL2Meta(s, clusterOffset, guestOffset, cur.bytes, table, index, true);
       if (m) metas.unshift(m);
       ret = 1;
     }
   }
   s.l2Cache.put(slot);
-  if (ret > 0) cur.hostOffset = clusterOffset + (guestOffset % cs);
+  if (ret > 0) cur.hostOffset = clusterOffset + modPow2(guestOffset, cs);
   return ret;
 }
 
 /** handle_alloc: new clusters for unallocated or shared ones, contiguous with cur.hostOffset if set. */
 function handleAlloc(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2Meta[]): number {
   const cs = s.clusterSize;
-  let nb = Math.ceil(((guestOffset % cs) + cur.bytes) / cs);
+  let nb = Math.ceil((modPow2(guestOffset, cs) + cur.bytes) / cs);
   nb = Math.min(nb, s.l2SliceSize - l2SliceIndexOf(s, guestOffset));
   const slot = getClusterTable(s, guestOffset);
   const index = l2SliceIndexOf(s, guestOffset);
@@ -204,10 +212,10 @@ function handleAlloc(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2M
       cur.bytes = 0;
       return 0;
     }
-    const requested = cur.bytes + (guestOffset % cs);
+    const requested = cur.bytes + modPow2(guestOffset, cs);
     const nbBytes = Math.min(requested, nb * cs);
-    cur.hostOffset = allocOffset + (guestOffset % cs);
-    cur.bytes = Math.min(cur.bytes, nbBytes - (guestOffset % cs));
+    cur.hostOffset = allocOffset + modPow2(guestOffset, cs);
+    cur.bytes = Math.min(cur.bytes, nbBytes - modPow2(guestOffset, cs));
     const m = calculateL2Meta(s, allocOffset, guestOffset, cur.bytes, table, index, false);
     if (m) metas.unshift(m);
     return 1;
@@ -316,9 +324,9 @@ function isZeroInCluster(s: Qcow2State, io: GuestIo, offset: number, bytes: numb
   if (Math.floor((offset + bytes - 1) / cs) !== clusterIndex) return io.isZero(offset, bytes);
   const l1Index = Math.floor(clusterIndex / s.l2Size);
   const l2Offset = l1Index < s.l1Size ? offsetFrom(hiAt(s.l1, l1Index), loAt(s.l1, l1Index)) : 0;
-  if (l2Offset === 0 || l2Offset % cs !== 0) return io.isZero(offset, bytes);
-  const l2Index = clusterIndex % s.l2Size;
-  const index = clusterIndex % s.l2SliceSize;
+  if (l2Offset === 0 || modPow2(l2Offset, cs) !== 0) return io.isZero(offset, bytes);
+  const l2Index = modPow2(clusterIndex, s.l2Size);
+  const index = modPow2(clusterIndex, s.l2SliceSize);
   const slot = s.l2Cache.lookup(l2Offset + 8 * (l2Index - index));
   if (slot < 0 || !s.l2Cache.isLastReleased(slot)) return io.isZero(offset, bytes);
   const table = s.l2Cache.table(slot);
