@@ -428,6 +428,25 @@ export class MemoryDevice implements PatchWritableDevice {
     return readU64At(U64_SCRATCH, 0);
   }
 
+  /**
+   * A live view of the stored bytes [offsetBytes, offsetBytes + lengthBytes) when they lie in one
+   * full page this device owns (not shared with a clone); null otherwise (nothing stored there, a
+   * compact page, a page shared since clone()). Writing into the view changes the device's bytes
+   * with no operation, so whoever holds one answers for what the device shows. The view is the
+   * page's until the page is freed (zeros written over all of it, a zero range, dropped data
+   * write or truncate covering it) or the device is cloned: its holder must give it up first.
+   * For a metadata cache that keeps its tables in the device's pages (qcow2 lent-pages.ts).
+   */
+  ownedPageView(offsetBytes: number, lengthBytes: number): Uint8Array | null {
+    const pageIndex = Math.floor(offsetBytes / this.pageBytes);
+    const inPage = offsetBytes - pageIndex * this.pageBytes;
+    if (inPage + lengthBytes > this.pageBytes) return null;
+    const code = this.#table.get(pageIndex);
+    if (code < 0 || this.#full.isShared(code)) return null;
+    const start = this.#full.start(code) + inPage;
+    return this.#full.slab(code).subarray(start, start + lengthBytes);
+  }
+
   /** `n` bytes from `inPage` of a compact page into `out` at `at`. */
   #readCompact(code: number, inPage: number, out: Uint8Array, at: number, n: number): void {
     if (-2 - code >= SPARSE_CODE_BASE) {

@@ -20,11 +20,12 @@ import {
 import type { Qcow2State } from './state.ts';
 import { cHex } from './u64.ts';
 
-/** A referenced L2 slice: release with `s.l2Cache.put(slot)`. */
-export interface SliceRef {
-  slot: number;
-  /** Index of the entry for the requested offset within the slice. */
-  index: number;
+/**
+ * `x % m` for a non-negative x and a power-of-two m, without V8's fmod call (about 25 ns for an
+ * offset past 2^31, several per request): x / m, its floor and the product are all exact.
+ */
+function modPow2(x: number, m: number): number {
+  return x - Math.floor(x / m) * m;
 }
 
 export function l1IndexOf(s: Qcow2State, guestOffset: number): number {
@@ -32,11 +33,11 @@ export function l1IndexOf(s: Qcow2State, guestOffset: number): number {
 }
 
 export function l2SliceIndexOf(s: Qcow2State, guestOffset: number): number {
-  return Math.floor(guestOffset / s.clusterSize) % s.l2SliceSize;
+  return modPow2(Math.floor(guestOffset / s.clusterSize), s.l2SliceSize);
 }
 
 function l2IndexOf(s: Qcow2State, guestOffset: number): number {
-  return Math.floor(guestOffset / s.clusterSize) % s.l2Size;
+  return modPow2(Math.floor(guestOffset / s.clusterSize), s.l2Size);
 }
 
 /**
@@ -68,14 +69,16 @@ export function loadL2Slice(s: Qcow2State, guestOffset: number, l2Offset: number
 }
 
 /**
- * get_cluster_table: the writable L2 slice for `guestOffset`, growing the L1 and allocating (or
- * COW-copying) the L2 when its L1 entry lacks COPIED.
+ * get_cluster_table: the cache slot of the writable L2 slice for `guestOffset` (release with
+ * `s.l2Cache.put(slot)`; the entry's index in it is `l2SliceIndexOf`), growing the L1 and
+ * allocating (or COW-copying) the L2 when its L1 entry lacks COPIED. A slot number, not an
+ * object: the write path calls this three times per request.
  */
-export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
+export function getClusterTable(s: Qcow2State, guestOffset: number): number {
   const l1Index = l1IndexOf(s, guestOffset);
   if (l1Index >= s.l1Size) growL1Table(s, l1Index + 1, false);
   let l2Offset = entryOffset(s.l1, l1Index);
-  if (l2Offset % s.clusterSize !== 0) {
+  if (modPow2(l2Offset, s.clusterSize) !== 0) {
     throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(l1Index)})`);
   }
   if (entryCopied(s.l1, l1Index) && pastGrowthLimit(s.device.size(), l2Offset + s.clusterSize)) {
@@ -97,7 +100,7 @@ export function getClusterTable(s: Qcow2State, guestOffset: number): SliceRef {
     if (l2Offset) s.refcounts.freeClusters(l2Offset, s.clusterSize, DISCARD_OTHER);
     l2Offset = entryOffset(s.l1, l1Index);
   }
-  return { slot: loadL2Slice(s, guestOffset, l2Offset), index: l2SliceIndexOf(s, guestOffset) };
+  return loadL2Slice(s, guestOffset, l2Offset);
 }
 
 /**
@@ -180,7 +183,7 @@ export function getHostOffset(
   out: HostMapping,
 ): HostMapping {
   const cs = s.clusterSize;
-  const offsetInCluster = guestOffset % cs;
+  const offsetInCluster = modPow2(guestOffset, cs);
   let bytesNeeded = bytes + offsetInCluster;
   const sliceIndex = l2SliceIndexOf(s, guestOffset);
   let bytesAvailable = (s.l2SliceSize - sliceIndex) * cs;
@@ -192,7 +195,7 @@ export function getHostOffset(
   const l1Index = l1IndexOf(s, guestOffset);
   const l2Offset = l1Index < s.l1Size ? entryOffset(s.l1, l1Index) : 0;
   if (l2Offset !== 0) {
-    if (l2Offset % cs !== 0) {
+    if (modPow2(l2Offset, cs) !== 0) {
       throw corrupt(s, `L2 table offset ${cHex(l2Offset)} unaligned (L1 index: ${cHex(l1Index)})`);
     }
     const slot = loadL2Slice(s, guestOffset, l2Offset);
@@ -207,7 +210,7 @@ export function getHostOffset(
     let count = 1;
     if (type === ClusterType.Normal || type === ClusterType.ZeroAlloc) {
       const hostCluster = offsetOf(hi, lo);
-      if (hostCluster % cs !== 0) {
+      if (modPow2(hostCluster, cs) !== 0) {
         s.l2Cache.put(slot);
         throw corrupt(
           s,

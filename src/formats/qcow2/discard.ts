@@ -1,4 +1,4 @@
-import { freeAnyCluster, getClusterTable } from './cluster-map.ts';
+import { freeAnyCluster, getClusterTable, l2SliceIndexOf } from './cluster-map.ts';
 import { DISCARD_REQUEST, type DiscardType } from './constants.ts';
 import { ClusterType, clusterTypeOf, entryHi, entryLo, setEntryRaw } from './l2-entry.ts';
 import type { Qcow2State } from './state.ts';
@@ -18,7 +18,7 @@ export function clusterDiscard(
   s.refcounts.cacheDiscards = true;
   try {
     while (nbClusters > 0) {
-      const ref = getClusterTable(s, offset);
+      const ref = { slot: getClusterTable(s, offset), index: l2SliceIndexOf(s, offset) };
       const n = Math.min(nbClusters, s.l2SliceSize - ref.index);
       const table = s.l2Cache.table(ref.slot);
       const v3 = s.headerCluster.header.version >= 3;
@@ -63,7 +63,7 @@ export function clusterZeroize(
   s.refcounts.cacheDiscards = true;
   try {
     while (nbClusters > 0) {
-      const ref = getClusterTable(s, offset);
+      const ref = { slot: getClusterTable(s, offset), index: l2SliceIndexOf(s, offset) };
       const n = Math.min(nbClusters, s.l2SliceSize - ref.index);
       const table = s.l2Cache.table(ref.slot);
       for (let i = 0; i < n; i++) {

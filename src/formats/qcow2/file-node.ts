@@ -1,3 +1,4 @@
+import type { MeteredDevice } from '../../device/metered-device.ts';
 import {
   type BlockDevice,
   type IoKind,
@@ -20,6 +21,9 @@ interface ReadsInto {
   readInto(offset: number, out: Uint8Array, kind: IoKind): void;
 }
 
+/** The content of a lent table's write-back: what the device holds. */
+const UNCHANGED: PatchedWrite = { base: 'unchanged', patches: [] };
+
 /** No filesystem holds a file past 2^53 bytes (ext4 stops at 16 TiB): EFBIG, as pwrite says. */
 function refuseGrowthPast(endBytes: number): void {
   if (endBytes > Number.MAX_SAFE_INTEGER) throw new ImageIoError('QCOW2_EFBIG', 'File too large');
@@ -36,6 +40,11 @@ export class FileNode implements PatchWritableDevice {
   readonly inner: BlockDevice;
   #completedSinceFlush = true;
   #inFlight = false;
+  /**
+   * Device pages lent to the L2 cache (lent-pages.ts), or null. Every operation below gives back
+   * the lent tables it touches first, so it sees (and changes) the device as QEMU's would be.
+   */
+  lent: { reclaim(offsetBytes: number, lengthBytes: number): void; stop(): void } | null = null;
 
   constructor(inner: BlockDevice) {
     this.inner = inner;
@@ -44,6 +53,7 @@ export class FileNode implements PatchWritableDevice {
   /** A write issued by an AIO task that the request does not wait for yet. */
   writeInFlight(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, data.length);
     this.inner.write(offset, data, kind);
     this.#inFlight = true;
   }
@@ -58,6 +68,7 @@ export class FileNode implements PatchWritableDevice {
 
   read(offset: number, length: number, kind: IoKind): Uint8Array {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, length);
     // A corrupt entry can point past 2^53, where no file reaches: zeros, as a read past EOF.
     if (offset + length > Number.MAX_SAFE_INTEGER) return new Uint8Array(length);
     return this.inner.read(offset, length, kind);
@@ -66,6 +77,7 @@ export class FileNode implements PatchWritableDevice {
   /** `read` into the caller's buffer (a cache slot): no buffer allocated per table read. */
   readInto(offset: number, out: Uint8Array, kind: IoKind): void {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, out.length);
     const inner = this.inner as BlockDevice & Partial<ReadsInto>;
     if (offset + out.length > Number.MAX_SAFE_INTEGER || typeof inner.readInto !== 'function') {
       out.set(this.read(offset, out.length, kind));
@@ -76,6 +88,7 @@ export class FileNode implements PatchWritableDevice {
 
   write(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, data.length);
     refuseGrowthPast(offset + data.length);
     this.inner.write(offset, data, kind);
     this.#completedSinceFlush = true;
@@ -84,6 +97,7 @@ export class FileNode implements PatchWritableDevice {
   /** One write of `length` bytes described by what changed (a cached table's write-back). */
   writePatched(offset: number, length: number, write: PatchedWrite, kind: IoKind): void {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, length);
     refuseGrowthPast(offset + length);
     writePatched(this.inner, offset, length, write, kind);
     this.#completedSinceFlush = true;
@@ -91,8 +105,22 @@ export class FileNode implements PatchWritableDevice {
 
   zeroRange(offset: number, length: number, kind: IoKind): void {
     this.settle();
+    if (this.lent !== null) this.lent.reclaim(offset, length);
     refuseGrowthPast(offset + length);
     this.inner.zeroRange(offset, length, kind);
+    this.#completedSinceFlush = true;
+  }
+
+  /** A lent table's read: counted, charged and logged as `read` (MeteredDevice.noteRead). */
+  noteLentRead(offset: number, length: number, kind: IoKind, metered: MeteredDevice): void {
+    this.settle();
+    metered.noteRead(offset, length, kind);
+  }
+
+  /** A lent table's write-back: one write op like `writePatched`; the device holds it already. */
+  noteLentWrite(offset: number, length: number, kind: IoKind): void {
+    this.settle();
+    writePatched(this.inner, offset, length, UNCHANGED, kind);
     this.#completedSinceFlush = true;
   }
 
@@ -114,6 +142,9 @@ export class FileNode implements PatchWritableDevice {
 
   truncate(size: number): void {
     this.settle();
+    if (this.lent !== null && size < this.inner.size()) {
+      this.lent.reclaim(size, this.inner.size() - size);
+    }
     refuseGrowthPast(size);
     this.inner.truncate(size);
     this.#completedSinceFlush = true;

@@ -8,6 +8,27 @@ import { NumberIndex } from '../../util/number-index.ts';
 
 /** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
 const NO_PATCHES: readonly WritePatch[] = [];
+const EMPTY_BYTES = new Uint8Array(0);
+/** Changed 8-byte ranges of a lent table whose written bytes are kept outside the arena. */
+const KEPT_ENTRIES = 4;
+/** #keptCount: the arena keeps the written bytes of the dirty range. */
+const KEPT_IN_ARENA = 255;
+
+/** A write description a cache refills for every write-back (devices keep none of it). */
+interface ReusedWrite {
+  base: 'zero' | 'unchanged';
+  patches: readonly WritePatch[];
+  whole: Uint8Array;
+}
+
+/** Copies bytes [from, to) of `source` to the same place in `target` (short runs byte by byte). */
+function copyRange(source: Uint8Array, target: Uint8Array, from: number, to: number): void {
+  if (to - from <= 32) {
+    for (let i = from; i < to; i++) target[i] = source[i] as number;
+  } else {
+    target.set(source.subarray(from, to), from);
+  }
+}
 
 /** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
 function sortSlots(slots: Int32Array): Int32Array {
@@ -26,6 +47,20 @@ function sortSlots(slots: Int32Array): Int32Array {
 
 interface ReadsInto {
   readInto(offsetBytes: number, out: Uint8Array, kind: IoKind): void;
+}
+
+/**
+ * Lends a cache the device's own pages as table slots (lent-pages.ts): a miss then costs no copy
+ * and a write-back no device work, but the device shows a lent table's changes before their
+ * write-back, which the cache undoes whenever anything else looks (see `returnLentIn`).
+ */
+export interface PageLender {
+  /** The device's live view of the table at `offsetBytes`, its read counted as one; or null. */
+  borrow(offsetBytes: number, lengthBytes: number, kind: IoKind): Uint8Array | null;
+  /** Counts the write-back of a lent table: one write op, the device holding its bytes already. */
+  wroteBack(offsetBytes: number, lengthBytes: number, kind: IoKind): void;
+  /** The table at `offsetBytes` is no longer lent. */
+  returned(offsetBytes: number): void;
 }
 
 /**
@@ -58,7 +93,28 @@ export class MetadataCache {
    * typed-array object scattered over the heap, and zeroing a slot does not touch one at all.
    */
   readonly #arena: Uint8Array;
+  /** Each slot's part of the arena. */
+  readonly #arenaTables: Uint8Array[];
+  /** Each slot's table: its part of the arena, or a page the lender lent. */
   readonly #tables: Uint8Array[];
+  #lender: PageLender | null = null;
+  /**
+   * 1: the slot's table is a lent page. The device then already shows the table's changes since
+   * its last write-back; the bytes it held before them, [#dirtyFrom, #dirtyTo), wait in the
+   * slot's part of the arena so that they can be put back.
+   */
+  readonly #lent: Uint8Array;
+  /**
+   * A lent table changes an entry or a few between write-backs: the written bytes of up to
+   * KEPT_ENTRIES 8-byte ranges are kept here, in small arrays that stay in the CPU's cache, rather
+   * than in the slot's part of the arena (a memory miss each time, and a copy of every byte
+   * between the changes). #keptCount: how many, or KEPT_IN_ARENA once the arena holds the written
+   * bytes of the whole dirty range instead.
+   */
+  readonly #keptCount: Uint8Array;
+  readonly #keptAt: Int32Array;
+  readonly #keptBytes: Uint8Array;
+  #scratch: Uint8Array | null = null;
   readonly #offsets: Float64Array;
   readonly #refs: Int32Array;
   readonly #dirty: Uint8Array;
@@ -74,6 +130,10 @@ export class MetadataCache {
   #dirtyList: Int32Array;
   #dirtyListLength = 0;
   readonly #readsInto: boolean;
+  /** The one patch of a write-back and its description, refilled each time. */
+  readonly #patch: { atBytes: number; bytes: Uint8Array } = { atBytes: 0, bytes: EMPTY_BYTES };
+  readonly #onePatch: readonly WritePatch[] = [this.#patch];
+  readonly #write: ReusedWrite = { base: 'zero', patches: NO_PATCHES, whole: EMPTY_BYTES };
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
@@ -92,10 +152,15 @@ export class MetadataCache {
     this.tableBytes = tableBytes;
     this.kind = kind;
     this.#arena = new Uint8Array(size * tableBytes);
-    this.#tables = [];
+    this.#arenaTables = [];
     for (let slot = 0; slot < size; slot++) {
-      this.#tables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
+      this.#arenaTables.push(this.#arena.subarray(slot * tableBytes, (slot + 1) * tableBytes));
     }
+    this.#tables = this.#arenaTables.slice();
+    this.#lent = new Uint8Array(size);
+    this.#keptCount = new Uint8Array(size);
+    this.#keptAt = new Int32Array(size * KEPT_ENTRIES);
+    this.#keptBytes = new Uint8Array(size * KEPT_ENTRIES * 8);
     this.#offsets = new Float64Array(size);
     this.#refs = new Int32Array(size);
     this.#dirty = new Uint8Array(size);
@@ -120,6 +185,14 @@ export class MetadataCache {
 
   offsetOf(slot: number): number {
     return this.#offsets[slot] as number;
+  }
+
+  /**
+   * The slot is the last one released (the tail of the LRU order): a get and put of it now would
+   * leave the cache exactly as it is.
+   */
+  isLastReleased(slot: number): boolean {
+    return slot === this.#tail;
   }
 
   /** Slot holding `offset`, or -1 (qcow2_cache_is_table_offset). */
@@ -152,6 +225,7 @@ export class MetadataCache {
    */
   markDirtyBytes(slot: number, fromBytes: number, toBytes: number): void {
     if (fromBytes < toBytes) {
+      if (this.#lent[slot] === 1) this.#keepWritten(slot, fromBytes, toBytes);
       if (fromBytes < (this.#dirtyFrom[slot] as number)) this.#dirtyFrom[slot] = fromBytes;
       if (toBytes > (this.#dirtyTo[slot] as number)) this.#dirtyTo[slot] = toBytes;
       if (fromBytes < (this.#nonZeroFrom[slot] as number)) this.#nonZeroFrom[slot] = fromBytes;
@@ -178,8 +252,131 @@ export class MetadataCache {
     this.#dirtyListLength = kept;
   }
 
+  /**
+   * A lent table's bytes in [fromBytes, toBytes) are about to change: the ones not already kept
+   * (outside the dirty range) go to the arena first, as the device held them.
+   */
+  #keepWritten(slot: number, fromBytes: number, toBytes: number): void {
+    const view = this.#tables[slot] as Uint8Array;
+    const count = this.#keptCount[slot] as number;
+    if (count !== KEPT_IN_ARENA) {
+      if (toBytes - fromBytes === 8) {
+        const first = slot * KEPT_ENTRIES;
+        for (let k = 0; k < count; k++) if (this.#keptAt[first + k] === fromBytes) return;
+        if (count < KEPT_ENTRIES) {
+          this.#keptAt[first + count] = fromBytes;
+          const at = (first + count) * 8;
+          for (let i = 0; i < 8; i++) this.#keptBytes[at + i] = view[fromBytes + i] as number;
+          this.#keptCount[slot] = count + 1;
+          return;
+        }
+      }
+      this.#spillKept(slot);
+    }
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    if (fromBytes >= from && toBytes <= to) return;
+    const kept = this.#arenaTables[slot] as Uint8Array;
+    if (from >= to) {
+      copyRange(view, kept, fromBytes, toBytes);
+      return;
+    }
+    if (fromBytes < from) copyRange(view, kept, fromBytes, from);
+    if (toBytes > to) copyRange(view, kept, to, toBytes);
+  }
+
+  /** From now on the arena keeps the written bytes of the whole dirty range. */
+  #spillKept(slot: number): void {
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    const kept = this.#arenaTables[slot] as Uint8Array;
+    if (from < to) {
+      copyRange(this.#tables[slot] as Uint8Array, kept, from, to);
+      this.#putKeptBack(slot, kept);
+    }
+    this.#keptCount[slot] = KEPT_IN_ARENA;
+  }
+
+  /** Writes the kept entries' written bytes into `target`, last kept first (the first is oldest). */
+  #putKeptBack(slot: number, target: Uint8Array): void {
+    const first = slot * KEPT_ENTRIES;
+    for (let k = (this.#keptCount[slot] as number) - 1; k >= 0; k--) {
+      const to = this.#keptAt[first + k] as number;
+      const at = (first + k) * 8;
+      for (let i = 0; i < 8; i++) target[to + i] = this.#keptBytes[at + i] as number;
+    }
+  }
+
+  /**
+   * Lend this cache's slots from `lender` from now on (null: stop, giving every lent table back).
+   * Callers must mark bytes dirty before they change them (markDirtyBytes), which the L2 paths do.
+   */
+  lendFrom(lender: PageLender | null): void {
+    if (lender === null) this.returnLentIn(0, Number.POSITIVE_INFINITY);
+    this.#lender = lender;
+  }
+
+  /**
+   * Gives back every lent table overlapping [offsetBytes, offsetBytes + lengthBytes): the device
+   * gets back the bytes it held at the last write-back and the slot keeps its own copy, as if it
+   * had never been lent. Called before any other I/O touches those bytes.
+   */
+  returnLentIn(offsetBytes: number, lengthBytes: number): void {
+    const end = offsetBytes + lengthBytes;
+    const tableBytes = this.tableBytes;
+    const first = Math.floor(offsetBytes / tableBytes);
+    const last = Math.ceil(end / tableBytes);
+    if (last - first > 64) {
+      for (let slot = 0; slot < this.size; slot++) {
+        if (this.#lent[slot] === 0) continue;
+        const at = this.#offsets[slot] as number;
+        if (at < end && at + tableBytes > offsetBytes) this.#returnLent(slot);
+      }
+      return;
+    }
+    for (let i = first; i < last; i++) {
+      const slot = this.#bySlotOffset.get(i * tableBytes);
+      if (slot >= 0 && this.#lent[slot] === 1) this.#returnLent(slot);
+    }
+  }
+
+  /** The device gets back the bytes of the last write-back; the slot keeps the table in the arena. */
+  #returnLent(slot: number): void {
+    const view = this.#tables[slot] as Uint8Array;
+    const own = this.#arenaTables[slot] as Uint8Array;
+    const from = this.#dirtyFrom[slot] as number;
+    const to = this.#dirtyTo[slot] as number;
+    if (this.#keptCount[slot] !== KEPT_IN_ARENA) {
+      own.set(view);
+      this.#putKeptBack(slot, view);
+      this.#unlend(slot);
+      return;
+    }
+    if (from < to) {
+      if (this.#scratch === null) this.#scratch = new Uint8Array(this.tableBytes);
+      const changed = this.#scratch.subarray(0, to - from);
+      changed.set(view.subarray(from, to));
+      view.set(own.subarray(from, to), from);
+      own.set(view);
+      own.set(changed, from);
+    } else {
+      own.set(view);
+    }
+    this.#unlend(slot);
+  }
+
+  /** The slot's table is its part of the arena again (its content is the caller's business). */
+  #unlend(slot: number): void {
+    this.#tables[slot] = this.#arenaTables[slot] as Uint8Array;
+    this.#lent[slot] = 0;
+    this.#nonZeroFrom[slot] = 0;
+    this.#nonZeroTo[slot] = this.tableBytes;
+    (this.#lender as PageLender).returned(this.#offsets[slot] as number);
+  }
+
   /** Fills the table with zeros and marks it dirty: its write-back is a zero base plus changes. */
   zeroTable(slot: number): void {
+    if (this.#lent[slot] === 1) this.#returnLent(slot);
     const from = this.#nonZeroFrom[slot] as number;
     const to = this.#nonZeroTo[slot] as number;
     if (from < to) {
@@ -204,6 +401,16 @@ export class MetadataCache {
 
   /** qcow2_cache_discard: forget the table without writing it (its cluster was freed). */
   discard(slot: number): void {
+    if (this.#lent[slot] === 1) {
+      // The changes are dropped: the device gets back what it held at the last write-back.
+      const from = this.#dirtyFrom[slot] as number;
+      const to = this.#dirtyTo[slot] as number;
+      const own = this.#arenaTables[slot] as Uint8Array;
+      if (this.#keptCount[slot] !== KEPT_IN_ARENA)
+        this.#putKeptBack(slot, this.#tables[slot] as Uint8Array);
+      else if (from < to) (this.#tables[slot] as Uint8Array).set(own.subarray(from, to), from);
+      this.#unlend(slot);
+    }
     this.#bySlotOffset.delete(this.#offsets[slot] as number);
     this.#offsets[slot] = 0;
     if (this.#dirty[slot]) {
@@ -263,20 +470,33 @@ export class MetadataCache {
       this.#device.flush();
       this.dependsOnFlush = false;
     }
+    if (this.#lent[slot] === 1) {
+      (this.#lender as PageLender).wroteBack(
+        this.#offsets[slot] as number,
+        this.tableBytes,
+        this.kind,
+      );
+      this.#dirty[slot] = 0;
+      this.#dirtyCount--;
+      this.#clean(slot);
+      return;
+    }
     const from = this.#dirtyFrom[slot] as number;
     const to = this.#dirtyTo[slot] as number;
     const table = this.table(slot);
-    writePatched(
-      this.#device,
-      this.#offsets[slot] as number,
-      this.tableBytes,
-      {
-        base: this.#zeroBase[slot] ? 'zero' : 'unchanged',
-        patches: from < to ? [{ atBytes: from, bytes: table.subarray(from, to) }] : NO_PATCHES,
-        whole: table,
-      },
-      this.kind,
-    );
+    const write = this.#write;
+    write.base = this.#zeroBase[slot] ? 'zero' : 'unchanged';
+    if (from < to) {
+      this.#patch.atBytes = from;
+      this.#patch.bytes = table.subarray(from, to);
+      write.patches = this.#onePatch;
+    } else {
+      write.patches = NO_PATCHES;
+    }
+    write.whole = table;
+    writePatched(this.#device, this.#offsets[slot] as number, this.tableBytes, write, this.kind);
+    this.#patch.bytes = EMPTY_BYTES;
+    write.whole = EMPTY_BYTES;
     this.#dirty[slot] = 0;
     this.#dirtyCount--;
     this.#clean(slot);
@@ -284,6 +504,7 @@ export class MetadataCache {
 
   /** The device holds the table as it is in the slot. */
   #clean(slot: number): void {
+    this.#keptCount[slot] = 0;
     this.#zeroBase[slot] = 0;
     this.#dirtyFrom[slot] = this.tableBytes;
     this.#dirtyTo[slot] = 0;
@@ -300,15 +521,27 @@ export class MetadataCache {
 
   #get(offset: number, readFromDisk: boolean): number {
     let slot = this.#bySlotOffset.get(offset);
-    if (slot < 0) {
+    if (slot >= 0) {
+      // A table about to be filled by the caller without marking first: it must be our own.
+      if (!readFromDisk && this.#lent[slot] === 1) this.#returnLent(slot);
+    } else {
       const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
       slot = this.#victim(lookupIndex);
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
       if (this.#dirty[slot]) this.entryFlush(slot);
+      if (this.#lent[slot] === 1) this.#unlend(slot);
       const old = this.#offsets[slot] as number;
       if (old !== 0) this.#bySlotOffset.delete(old);
       this.#offsets[slot] = 0;
-      if (readFromDisk) {
+      const lent =
+        readFromDisk && this.#lender !== null
+          ? this.#lender.borrow(offset, this.tableBytes, this.kind)
+          : null;
+      if (lent !== null) {
+        this.#tables[slot] = lent;
+        this.#lent[slot] = 1;
+        this.#clean(slot);
+      } else if (readFromDisk) {
         const table = this.#tables[slot] as Uint8Array;
         if (this.#readsInto)
           (this.#device as BlockDevice & ReadsInto).readInto(offset, table, this.kind);

@@ -63,6 +63,15 @@ export class Qcow2Image implements ImageFormat, GuestIo {
     lo: 0,
   };
 
+  /** isZero's lookup result (isZero never nests on one image; a backing image has its own). */
+  readonly #zeroMapping: HostMapping = {
+    type: ClusterType.Unallocated,
+    hostOffset: 0,
+    bytes: 0,
+    hi: 0,
+    lo: 0,
+  };
+
   constructor(state: Qcow2State) {
     this.s = state;
     this.snapshots = new Qcow2Snapshots(this);
@@ -151,13 +160,7 @@ export class Qcow2Image implements ImageFormat, GuestIo {
   /** bdrv_co_is_zero_fast (want_zero = false) over the chain. */
   isZero(offset: number, bytes: number): boolean {
     if (bytes === 0) return true;
-    const m = getHostOffset(this.s, offset, bytes, {
-      type: ClusterType.Unallocated,
-      hostOffset: 0,
-      bytes: 0,
-      hi: 0,
-      lo: 0,
-    });
+    const m = getHostOffset(this.s, offset, bytes, this.#zeroMapping);
     if (m.bytes < bytes) return false;
     if (m.type === ClusterType.ZeroPlain || m.type === ClusterType.ZeroAlloc) return true;
     if (m.type !== ClusterType.Unallocated) return false;
@@ -307,6 +310,8 @@ export class Qcow2Image implements ImageFormat, GuestIo {
       return;
     s.l2Cache.flush();
     s.refcounts.refblockCache.flush();
+    // The new cache copies: lending is for the cache it was set up with (lent-pages.ts).
+    s.file.lent?.stop();
     const l2Cache = new MetadataCache(s.device, geometry.l2Entries, geometry.l2EntryBytes, 'l2');
     (s as { l2Cache: MetadataCache }).l2Cache = l2Cache;
     s.refcounts.l2Cache = l2Cache;

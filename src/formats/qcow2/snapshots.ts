@@ -95,8 +95,9 @@ export function updateSnapshotRefcount(
             if (refcount === 1) hi = (hi | HI_COPIED) >>> 0;
             if (hi !== oldHi) {
               if (addend > 0) s.l2Cache.setDependency(r.refblockCache);
-              setEntryRaw(l2, j, hi, lo);
+              // Marked first: a lent table keeps the entry's written bytes (lent-pages.ts).
               s.l2Cache.markDirtyBytes(slot, j * 8, j * 8 + 8);
+              setEntryRaw(l2, j, hi, lo);
             }
           }
         } finally {

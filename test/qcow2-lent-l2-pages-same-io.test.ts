@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { SimClock } from '../src/device/clock.ts';
+import { createCostModel } from '../src/device/cost-models.ts';
+import { MemoryDevice } from '../src/device/memory-device.ts';
+import { MeteredDevice } from '../src/device/metered-device.ts';
+import type { IoRecord } from '../src/device/types.ts';
+import { entryOffset } from '../src/formats/qcow2/l2-entry.ts';
+import { type LentPages, lendL2CachePages } from '../src/formats/qcow2/lent-pages.ts';
+import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
+import type { Qcow2Image } from '../src/formats/qcow2/qcow2-image.ts';
+import { Rng } from '../src/util/rng.ts';
+
+const TiB = 2 ** 40;
+const MiB = 2 ** 20;
+
+interface Run {
+  log: string[];
+  nowNs: number;
+  memory: MemoryDevice;
+  borrows: number;
+  reclaims: number;
+}
+
+/**
+ * Random writes of 1 to 32 sectors over a whole 1 TiB image (more L2 slices than the 32 MiB
+ * cache holds, so dirty slices are evicted and re-read), half of them back into clusters already
+ * written; zero writes, discards (which free clusters and drop cached slices), guest flushes, an
+ * internal snapshot (shared L2 tables copied on write) deleted later (its L2 tables freed while
+ * some of their slices stay cached, and their clusters reused), a check, a resize; and, between
+ * requests, the image's own file node reading back the L2 slice of the last write while it is
+ * dirty in the cache: the read must see the bytes QEMU's file would hold, not the cache's.
+ */
+function run(lend: boolean, seed: number, dataMode: 'store' | 'drop', requests: number): Run {
+  const memory = new MemoryDevice({ dataMode });
+  qcow2Driver.create({ device: memory, sizeBytes: TiB, options: {} });
+  const log: string[] = [];
+  const clock = new SimClock();
+  const metered = new MeteredDevice(memory, {
+    clock,
+    costModel: createCostModel('sata-ssd'),
+    log: (r: IoRecord) => log.push(JSON.stringify(r)),
+  });
+  const image = qcow2Driver.open({
+    device: metered,
+    readOnly: false,
+    forCheck: false,
+    clock,
+  }) as Qcow2Image;
+  const s = image.s;
+  if (lend) expect(lendL2CachePages(image, memory)).toBe(true);
+  const rng = new Rng(seed);
+  const written: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const roll = rng.nextInt(1000);
+    const sectors = 1 + rng.nextInt(32);
+    const offset = Math.min(rng.nextInt(TiB / 512) * 512, TiB - sectors * 512);
+    const revisit = written.length > 0 ? (written[rng.nextInt(written.length)] as number) : 0;
+    if (i === Math.floor(requests * 0.3)) {
+      image.snapshots.create('s1', { dateSec: 1, dateNsec: 0 });
+    } else if (i === Math.floor(requests * 0.65)) {
+      image.snapshots.delete('s1');
+    } else if (i === Math.floor(requests * 0.8)) {
+      log.push(JSON.stringify(image.check('none')));
+    } else if (i === Math.floor(requests * 0.85)) {
+      image.resize(TiB + 64 * MiB);
+    } else if (roll < 15 && written.length > 0) {
+      image.discard(Math.floor(revisit / 65536) * 65536, 65536 * (1 + (roll % 3)));
+    } else if (roll < 30 && written.length > 0) {
+      image.writeZeroes(revisit, sectors * 512, { mayUnmap: roll < 22 });
+    } else if (roll < 40) {
+      image.flush();
+    } else {
+      const at = roll % 2 === 0 && written.length > 0 ? revisit : offset;
+      image.write(at, new Uint8Array(sectors * 512).fill(1 + (i % 255)));
+      written.push(at);
+      if (roll % 10 === 1) {
+        // The image's own file node reads the slice it just changed (dirty in the cache).
+        const cluster = Math.floor(at / s.clusterSize);
+        const l2Offset = entryOffset(s.l1, Math.floor(cluster / s.l2Size));
+        const sliceOffset = l2Offset + 8 * ((cluster % s.l2Size) - (cluster % s.l2SliceSize));
+        const bytes = s.file.read(sliceOffset, s.l2SliceBytes, 'l2');
+        log.push(createHash('sha256').update(bytes).digest('hex'));
+      }
+    }
+  }
+  image.close();
+  const lent = s.file.lent as LentPages | null;
+  return {
+    log,
+    nowNs: clock.nowNs(),
+    memory,
+    borrows: lent?.borrows ?? 0,
+    reclaims: lent?.reclaims ?? 0,
+  };
+}
+
+function expectSameBytes(a: MemoryDevice, b: MemoryDevice): void {
+  expect(a.size()).toBe(b.size());
+  const chunk = 4 * MiB;
+  const left = new Uint8Array(chunk);
+  const right = new Uint8Array(chunk);
+  for (let at = 0; at < a.size(); at += chunk) {
+    const n = Math.min(chunk, a.size() - at);
+    a.readInto(at, left.subarray(0, n));
+    b.readInto(at, right.subarray(0, n));
+    if (Buffer.compare(left.subarray(0, n), right.subarray(0, n)) !== 0) {
+      let i = 0;
+      while (left[i] === right[i]) i++;
+      expect({ offset: at + i, lent: left[i] }).toEqual({ offset: at + i, lent: right[i] });
+    }
+  }
+}
+
+describe('qcow2 L2 cache kept in the memory device’s pages', () => {
+  for (const [dataMode, requests] of [
+    ['drop', 14_000],
+    ['store', 7000],
+  ] as const) {
+    it(`issues the same host I/O, takes the same time and leaves the same bytes (${dataMode})`, () => {
+      const lent = run(true, 7, dataMode, requests);
+      const copied = run(false, 7, dataMode, requests);
+      expect(lent.log.length).toBe(copied.log.length);
+      const first = lent.log.findIndex((r, i) => r !== copied.log[i]);
+      expect(
+        first === -1 ? null : { at: first, lent: lent.log[first], copied: copied.log[first] },
+      ).toBeNull();
+      expect(lent.nowNs).toBe(copied.nowNs);
+      expectSameBytes(lent.memory, copied.memory);
+      // Slices were lent, and operations had to take lent ones back first.
+      expect(lent.borrows).toBeGreaterThan(requests / 40);
+      expect(lent.reclaims).toBeGreaterThan(requests / 500);
+      expect(copied.borrows).toBe(0);
+    });
+  }
+});
