@@ -13,7 +13,7 @@ import { SimClock } from '../src/device/clock.ts';
 import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
 import { MeteredDevice } from '../src/device/metered-device.ts';
-import { lendL2CachePages } from '../src/formats/qcow2/lent-pages.ts';
+import { stopLendingL2CachePages } from '../src/formats/qcow2/lent-pages.ts';
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import { qedDriver } from '../src/formats/qed/qed-format.ts';
 import type { FormatDriver } from '../src/formats/types.ts';
@@ -97,8 +97,8 @@ export function simulateWrites(options: SimRateOptions): SimRateResult {
   });
   const device = new MeteredDevice(memory, { clock, costModel: createCostModel('none') });
   const image = driver.open({ device, readOnly: false, forCheck: false, clock });
-  // Nothing but the image touches `memory` until it is closed: its L2 cache may use the pages.
-  if (options.lendPages !== false) lendL2CachePages(image, memory);
+  // qcow2 keeps its L2 cache in the device's pages on this stack unless told not to.
+  if (options.lendPages === false) stopLendingL2CachePages(image);
   const offsets = writeOffsets(options);
   const block = new Uint8Array(4096).fill(0xab);
   const cpu0 = process.cpuUsage();

@@ -12,6 +12,18 @@ import {
 const DEFAULT_PAGE_BYTES = 4096;
 
 /**
+ * Holds live views of the device's pages (`ownedPageView`) whose bytes may be ahead of what the
+ * device should show (a qcow2 L2 cache keeping its slots in the pages: lent-pages.ts). The device
+ * calls `reclaim` before anything reads, changes, frees or clones bytes in a range, and the
+ * borrower puts the device's bytes back there first.
+ */
+export interface PageBorrower {
+  reclaim(offsetBytes: number, lengthBytes: number): void;
+  /** Gives every view back and borrows no more (another borrower takes over the device). */
+  stop(): void;
+}
+
+/**
  * Set under the test suite: a patched write that carries its whole content is checked against
  * what the device would hold after it, so every engine test also proves the "unchanged" claims
  * its caches make.
@@ -273,6 +285,7 @@ export class MemoryDevice implements PatchWritableDevice {
    * so in drop mode most data writes cost no page lookups at all.
    */
   #storedEndBytes = 0;
+  #borrower: PageBorrower | null = null;
 
   constructor(options: MemoryDeviceOptions = {}) {
     this.pageBytes = options.pageBytes ?? DEFAULT_PAGE_BYTES;
@@ -346,12 +359,34 @@ export class MemoryDevice implements PatchWritableDevice {
     // may wrap `.buffer` in a DataView.
     const buffer = Buffer.allocUnsafeSlow(lengthBytes);
     const out = new Uint8Array(buffer.buffer, buffer.byteOffset, lengthBytes);
-    this.readInto(offsetBytes, out);
+    if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, lengthBytes);
+    this.#readInto(offsetBytes, out);
     return out;
+  }
+
+  /**
+   * From now on `borrower` is told before any operation touches bytes it may hold views of. One
+   * borrower at a time: a previous one stops first (an image abandoned without a close, as a
+   * simulated crash leaves it, and the device reopened).
+   */
+  lendPagesTo(borrower: PageBorrower): void {
+    const previous = this.#borrower;
+    if (previous !== null && previous !== borrower) previous.stop();
+    this.#borrower = borrower;
+  }
+
+  /** `borrower` holds no views any more. */
+  endLending(borrower: PageBorrower): void {
+    if (this.#borrower === borrower) this.#borrower = null;
   }
 
   /** Copies the bytes at `offsetBytes` into `out` (zeros where nothing was written). */
   readInto(offsetBytes: number, out: Uint8Array, _kind?: IoKind): void {
+    if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, out.length);
+    this.#readInto(offsetBytes, out);
+  }
+
+  #readInto(offsetBytes: number, out: Uint8Array): void {
     const pageBytes = this.pageBytes;
     const length = out.length;
     let done = 0;
@@ -385,6 +420,7 @@ export class MemoryDevice implements PatchWritableDevice {
    * copy `readInto` costs, which take most of a hot-page lookup.
    */
   readU64(offsetBytes: number): number {
+    if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, 8);
     const pageBytes = this.pageBytes;
     const pageIndex = Math.floor(offsetBytes / pageBytes);
     const inPage = offsetBytes - pageIndex * pageBytes;
@@ -424,7 +460,7 @@ export class MemoryDevice implements PatchWritableDevice {
         return 0;
     }
     // Straddles a page or a compact block's edge: the general path.
-    this.readInto(offsetBytes, U64_SCRATCH);
+    this.#readInto(offsetBytes, U64_SCRATCH);
     return readU64At(U64_SCRATCH, 0);
   }
 
@@ -466,6 +502,11 @@ export class MemoryDevice implements PatchWritableDevice {
   }
 
   write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
+    if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, data.length);
+    this.#write(offsetBytes, data, kind);
+  }
+
+  #write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
     const length = data.length;
     const end = offsetBytes + length;
     if (end > this.#sizeBytes) this.#sizeBytes = end;
@@ -506,6 +547,10 @@ export class MemoryDevice implements PatchWritableDevice {
         );
       }
     }
+    // A write of unchanged bytes reads and changes nothing (a lent table's write-back).
+    if (this.#borrower !== null && (write.base === 'zero' || patches.length > 0)) {
+      this.#borrower.reclaim(offsetBytes, lengthBytes);
+    }
     if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) {
       if (end > this.#sizeBytes) this.#sizeBytes = end;
       this.#clearRange(offsetBytes, end);
@@ -518,7 +563,7 @@ export class MemoryDevice implements PatchWritableDevice {
     if (write.base === 'zero') this.#clearRange(offsetBytes, end);
     for (let i = 0; i < patches.length; i++) {
       const patch = patches[i] as WritePatch;
-      this.write(offsetBytes + patch.atBytes, patch.bytes, kind);
+      this.#write(offsetBytes + patch.atBytes, patch.bytes, kind);
     }
   }
 
@@ -543,6 +588,7 @@ export class MemoryDevice implements PatchWritableDevice {
   }
 
   zeroRange(offsetBytes: number, lengthBytes: number, _kind?: IoKind): void {
+    if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, lengthBytes);
     const end = offsetBytes + lengthBytes;
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     this.#clearRange(offsetBytes, end);
@@ -551,6 +597,9 @@ export class MemoryDevice implements PatchWritableDevice {
   flush(): void {}
 
   truncate(sizeBytes: number): void {
+    if (this.#borrower !== null && sizeBytes < this.#sizeBytes) {
+      this.#borrower.reclaim(sizeBytes, this.#sizeBytes - sizeBytes);
+    }
     if (sizeBytes < this.#sizeBytes) this.#clearRange(sizeBytes, this.#sizeBytes);
     this.#sizeBytes = sizeBytes;
   }
@@ -560,6 +609,8 @@ export class MemoryDevice implements PatchWritableDevice {
    * copied until one side changes a page.
    */
   clone(): MemoryDevice {
+    // The copy shares pages: it must get the device's bytes, and lent views must not be shared.
+    if (this.#borrower !== null) this.#borrower.reclaim(0, Number.POSITIVE_INFINITY);
     const copy = new MemoryDevice({
       pageBytes: this.pageBytes,
       dataMode: this.dataMode,

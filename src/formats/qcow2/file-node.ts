@@ -41,10 +41,10 @@ export class FileNode implements PatchWritableDevice {
   #completedSinceFlush = true;
   #inFlight = false;
   /**
-   * Device pages lent to the L2 cache (lent-pages.ts), or null. Every operation below gives back
-   * the lent tables it touches first, so it sees (and changes) the device as QEMU's would be.
+   * Device pages lent to the L2 cache (lent-pages.ts), or null. The device itself makes the
+   * cache give back the lent tables an operation touches before it runs (MemoryDevice.lendPagesTo).
    */
-  lent: { reclaim(offsetBytes: number, lengthBytes: number): void; stop(): void } | null = null;
+  lent: { stop(): void } | null = null;
 
   constructor(inner: BlockDevice) {
     this.inner = inner;
@@ -53,7 +53,6 @@ export class FileNode implements PatchWritableDevice {
   /** A write issued by an AIO task that the request does not wait for yet. */
   writeInFlight(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, data.length);
     this.inner.write(offset, data, kind);
     this.#inFlight = true;
   }
@@ -68,7 +67,6 @@ export class FileNode implements PatchWritableDevice {
 
   read(offset: number, length: number, kind: IoKind): Uint8Array {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, length);
     // A corrupt entry can point past 2^53, where no file reaches: zeros, as a read past EOF.
     if (offset + length > Number.MAX_SAFE_INTEGER) return new Uint8Array(length);
     return this.inner.read(offset, length, kind);
@@ -77,7 +75,6 @@ export class FileNode implements PatchWritableDevice {
   /** `read` into the caller's buffer (a cache slot): no buffer allocated per table read. */
   readInto(offset: number, out: Uint8Array, kind: IoKind): void {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, out.length);
     const inner = this.inner as BlockDevice & Partial<ReadsInto>;
     if (offset + out.length > Number.MAX_SAFE_INTEGER || typeof inner.readInto !== 'function') {
       out.set(this.read(offset, out.length, kind));
@@ -88,7 +85,6 @@ export class FileNode implements PatchWritableDevice {
 
   write(offset: number, data: Uint8Array, kind: IoKind): void {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, data.length);
     refuseGrowthPast(offset + data.length);
     this.inner.write(offset, data, kind);
     this.#completedSinceFlush = true;
@@ -97,7 +93,6 @@ export class FileNode implements PatchWritableDevice {
   /** One write of `length` bytes described by what changed (a cached table's write-back). */
   writePatched(offset: number, length: number, write: PatchedWrite, kind: IoKind): void {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, length);
     refuseGrowthPast(offset + length);
     writePatched(this.inner, offset, length, write, kind);
     this.#completedSinceFlush = true;
@@ -105,7 +100,6 @@ export class FileNode implements PatchWritableDevice {
 
   zeroRange(offset: number, length: number, kind: IoKind): void {
     this.settle();
-    if (this.lent !== null) this.lent.reclaim(offset, length);
     refuseGrowthPast(offset + length);
     this.inner.zeroRange(offset, length, kind);
     this.#completedSinceFlush = true;
@@ -142,9 +136,6 @@ export class FileNode implements PatchWritableDevice {
 
   truncate(size: number): void {
     this.settle();
-    if (this.lent !== null && size < this.inner.size()) {
-      this.lent.reclaim(size, this.inner.size() - size);
-    }
     refuseGrowthPast(size);
     this.inner.truncate(size);
     this.#completedSinceFlush = true;

@@ -1,4 +1,4 @@
-import type { MemoryDevice } from '../../device/memory-device.ts';
+import { MemoryDevice, type PageBorrower } from '../../device/memory-device.ts';
 import { MeteredDevice } from '../../device/metered-device.ts';
 import type { IoKind } from '../../device/types.ts';
 import type { ImageFormat } from '../types.ts';
@@ -19,11 +19,12 @@ const GRANULE_BUCKETS = 65536;
  *
  * So that nothing sees that, the cache keeps the bytes each lent table held at its last
  * write-back wherever it changed them since (the L2 paths mark bytes dirty before they change
- * them), and every other operation of the image's file node first gives back the lent tables it
- * touches: the device gets their written bytes back, the slots keep their own copies. What is
- * left is the device's other users: lend only when there are none (see `lendL2CachePages`).
+ * them), and the MemoryDevice makes it give back the lent tables an operation touches before the
+ * operation runs, whoever calls it (the engine's own file node, a test reading the device, a
+ * crash explorer cloning it): the device gets their written bytes back, the slots keep their own
+ * copies. Nobody can observe the device ahead of QEMU's file.
  */
-export class LentPages implements PageLender {
+export class LentPages implements PageLender, PageBorrower {
   readonly #file: FileNode;
   readonly #metered: MeteredDevice;
   readonly #memory: MemoryDevice;
@@ -52,6 +53,7 @@ export class LentPages implements PageLender {
     this.#memory = memory;
     this.#cache = cache;
     this.#granuleBytes = granuleBytes;
+    memory.lendPagesTo(this);
   }
 
   /** Tables lent now. */
@@ -111,23 +113,29 @@ export class LentPages implements PageLender {
   stop(): void {
     this.#cache.lendFrom(null);
     this.#file.lent = null;
+    this.#memory.endLending(this);
   }
 }
 
 /**
- * Lets an open qcow2 image keep its L2 cache in `memory`'s pages (see LentPages). `memory` must
- * be the device under the image's MeteredDevice, and the caller vouches that while the image is
- * open nothing else writes or clones `memory`, nor reads it except after an image flush. Returns
- * false (and changes nothing) for any other stack, a read-only image, or a design variant.
+ * Lets an open qcow2 image keep its L2 cache in the pages of the MemoryDevice right under its
+ * MeteredDevice (see LentPages); qcow2Driver.open does it for every writable image on that stack.
+ * Returns false (and changes nothing) for any other stack, a read-only image, or a design variant.
  */
-export function lendL2CachePages(image: ImageFormat, memory: MemoryDevice): boolean {
+export function lendL2CachePages(image: ImageFormat): boolean {
   if (!(image instanceof Qcow2Image) || image.variant !== undefined || image.closed) return false;
   const s = image.s;
   const metered = s.file.inner;
-  if (s.readOnly || !(metered instanceof MeteredDevice) || metered.inner !== memory) return false;
+  if (s.readOnly || !(metered instanceof MeteredDevice) || !(metered.inner instanceof MemoryDevice))
+    return false;
   if (s.file.lent !== null) return true;
-  const lent = new LentPages(s.file, metered, memory, s.l2Cache, s.clusterSize);
+  const lent = new LentPages(s.file, metered, metered.inner, s.l2Cache, s.clusterSize);
   s.l2Cache.lendFrom(lent);
   s.file.lent = lent;
   return true;
+}
+
+/** The image's L2 cache copies from now on (a baseline to compare lending with). */
+export function stopLendingL2CachePages(image: ImageFormat): void {
+  if (image instanceof Qcow2Image) image.s.file.lent?.stop();
 }

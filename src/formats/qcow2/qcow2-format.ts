@@ -27,6 +27,7 @@ import {
   readHeaderExtensions,
   readHeaderFields,
 } from './header-read.ts';
+import { lendL2CachePages } from './lent-pages.ts';
 import { MetadataCache } from './metadata-cache.ts';
 import { cacheGeometry, Qcow2Image } from './qcow2-image.ts';
 import { parseRefcountTable } from './refcount-table.ts';
@@ -446,6 +447,7 @@ export const qcow2Driver: FormatDriver = {
     const image = openQcow2(options);
     const policy = parseQcow2Variant(context.variant);
     if (policy !== QCOW2_BASELINE) image.variant = applyQcow2Policy(image, policy, context.device);
+    else lendL2CachePages(image);
     return image;
   },
 };

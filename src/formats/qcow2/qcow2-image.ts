@@ -277,6 +277,8 @@ export class Qcow2Image implements ImageFormat, GuestIo {
       markClean(this.s);
       this.s.device.flush();
     }
+    // The device gets back what a broken image's cache holds unwritten, and its pages are its own.
+    this.s.file.lent?.stop();
     this.#closed = true;
   }
 
