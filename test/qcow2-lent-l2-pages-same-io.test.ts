@@ -10,6 +10,7 @@ import { type LentPages, stopLendingL2CachePages } from '../src/formats/qcow2/le
 import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { Qcow2Image } from '../src/formats/qcow2/qcow2-image.ts';
 import { Rng } from '../src/util/rng.ts';
+import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
 const MiB = 2 ** 20;
@@ -97,23 +98,6 @@ function run(lend: boolean, seed: number, dataMode: 'store' | 'drop', requests: 
   };
 }
 
-function expectSameBytes(a: MemoryDevice, b: MemoryDevice): void {
-  expect(a.size()).toBe(b.size());
-  const chunk = 4 * MiB;
-  const left = new Uint8Array(chunk);
-  const right = new Uint8Array(chunk);
-  for (let at = 0; at < a.size(); at += chunk) {
-    const n = Math.min(chunk, a.size() - at);
-    a.readInto(at, left.subarray(0, n));
-    b.readInto(at, right.subarray(0, n));
-    if (Buffer.compare(left.subarray(0, n), right.subarray(0, n)) !== 0) {
-      let i = 0;
-      while (left[i] === right[i]) i++;
-      expect({ offset: at + i, lent: left[i] }).toEqual({ offset: at + i, lent: right[i] });
-    }
-  }
-}
-
 describe('qcow2 L2 cache kept in the memory device’s pages', () => {
   for (const [dataMode, requests] of [
     ['drop', 14_000],
@@ -122,13 +106,8 @@ describe('qcow2 L2 cache kept in the memory device’s pages', () => {
     it(`issues the same host I/O, takes the same time and leaves the same bytes (${dataMode})`, () => {
       const lent = run(true, 7, dataMode, requests);
       const copied = run(false, 7, dataMode, requests);
-      expect(lent.log.length).toBe(copied.log.length);
-      const first = lent.log.findIndex((r, i) => r !== copied.log[i]);
-      expect(
-        first === -1 ? null : { at: first, lent: lent.log[first], copied: copied.log[first] },
-      ).toBeNull();
-      expect(lent.nowNs).toBe(copied.nowNs);
-      expectSameBytes(lent.memory, copied.memory);
+      expectSameRun(lent, copied);
+      expectSameDeviceBytes(lent.memory, copied.memory);
       // Slices were lent, and operations had to take lent ones back first.
       expect(lent.borrows).toBeGreaterThan(requests / 40);
       expect(lent.reclaims).toBeGreaterThan(requests / 500);

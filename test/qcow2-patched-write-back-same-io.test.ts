@@ -8,9 +8,9 @@ import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
 import { plainBlockDevice } from './helpers/plain-device.ts';
+import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
-const MiB = 2 ** 20;
 
 interface Run {
   log: string[];
@@ -72,34 +72,12 @@ function run(patched: boolean, seed: number): Run {
   return { log, nowNs: clock.nowNs(), memory };
 }
 
-function expectSameBytes(a: MemoryDevice, b: MemoryDevice): void {
-  expect(a.size()).toBe(b.size());
-  const chunk = 4 * MiB;
-  const left = new Uint8Array(chunk);
-  const right = new Uint8Array(chunk);
-  for (let at = 0; at < a.size(); at += chunk) {
-    const n = Math.min(chunk, a.size() - at);
-    a.readInto(at, left.subarray(0, n));
-    b.readInto(at, right.subarray(0, n));
-    if (Buffer.compare(left.subarray(0, n), right.subarray(0, n)) !== 0) {
-      let i = 0;
-      while (left[i] === right[i]) i++;
-      expect({ offset: at + i, patched: left[i] }).toEqual({ offset: at + i, patched: right[i] });
-    }
-  }
-}
-
 describe('qcow2 write-backs described by what changed', () => {
   it('issue the same host I/O, take the same simulated time and leave the same image bytes', () => {
     const patched = run(true, 5);
     const plain = run(false, 5);
-    expect(patched.log.length).toBe(plain.log.length);
-    const first = patched.log.findIndex((r, i) => r !== plain.log[i]);
-    expect(
-      first === -1 ? null : { at: first, patched: patched.log[first], plain: plain.log[first] },
-    ).toBeNull();
-    expect(patched.nowNs).toBe(plain.nowNs);
-    expectSameBytes(patched.memory, plain.memory);
+    expectSameRun(patched, plain);
+    expectSameDeviceBytes(patched.memory, plain.memory);
     // The run did evict dirty L2 slices, which is what the patched write-backs are about.
     expect(
       patched.log.filter((r) => r.includes('"kind":"l2"') && r.includes('"write"')).length,

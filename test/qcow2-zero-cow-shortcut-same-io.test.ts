@@ -8,6 +8,7 @@ import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import { writePathShortcuts } from '../src/formats/qcow2/write-path.ts';
 import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
+import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
 const GiB = 2 ** 30;
@@ -91,23 +92,6 @@ function crossFullCache(image: ImageFormat, rng: Rng): void {
   scatter(9000);
 }
 
-function expectSameBytes(a: MemoryDevice, b: MemoryDevice): void {
-  expect(a.size()).toBe(b.size());
-  const chunk = 4 * 2 ** 20;
-  const left = new Uint8Array(chunk);
-  const right = new Uint8Array(chunk);
-  for (let at = 0; at < a.size(); at += chunk) {
-    const n = Math.min(chunk, a.size() - at);
-    a.readInto(at, left.subarray(0, n));
-    b.readInto(at, right.subarray(0, n));
-    if (Buffer.compare(left.subarray(0, n), right.subarray(0, n)) !== 0) {
-      let i = 0;
-      while (left[i] === right[i]) i++;
-      expect({ offset: at + i, fast: left[i] }).toEqual({ offset: at + i, fast: right[i] });
-    }
-  }
-}
-
 afterEach(() => {
   writePathShortcuts.zeroCowFromCachedSlice = true;
 });
@@ -117,13 +101,8 @@ describe('qcow2 zero-COW check answered from the cached L2 slice', () => {
     it(`issues the same host I/O, takes the same time and leaves the same bytes (compat ${compat})`, () => {
       const fast = run(true, 11, compat);
       const full = run(false, 11, compat);
-      expect(fast.log.length).toBe(full.log.length);
-      const first = fast.log.findIndex((r, i) => r !== full.log[i]);
-      expect(
-        first === -1 ? null : { at: first, fast: fast.log[first], full: full.log[first] },
-      ).toBeNull();
-      expect(fast.nowNs).toBe(full.nowNs);
-      expectSameBytes(fast.memory, full.memory);
+      expectSameRun(fast, full);
+      expectSameDeviceBytes(fast.memory, full.memory);
       // The shortcut did answer most COW checks, and the full path answered all of them.
       expect(fast.shortcutAnswers).toBeGreaterThan(2000);
       expect(full.shortcutAnswers).toBe(0);
