@@ -2,6 +2,8 @@ import type { BlockDevice } from '../../device/types.ts';
 import type { ImageFormat } from '../types.ts';
 import type { RefcountAllocator } from './allocator.ts';
 import { INCOMPAT_DIRTY } from './constants.ts';
+
+const DIRTY = BigInt(INCOMPAT_DIRTY);
 import type { FileNode } from './file-node.ts';
 import { type Qcow2HeaderCluster, serializeHeaderCluster } from './header.ts';
 import type { MetadataCache } from './metadata-cache.ts';
@@ -13,6 +15,9 @@ import { writeU32, writeU64 } from './u64.ts';
  * the allocator, snapshots. The engine's modules are functions over it.
  */
 export class Qcow2State {
+  /** The incompatible-feature bits `dirty` last looked at, and its answer for them. */
+  #featuresSeen = -1n;
+  #dirtySeen = false;
   /** The file node every engine I/O goes through (QEMU's flush elision). */
   readonly file: FileNode;
   readonly device: BlockDevice;
@@ -78,7 +83,13 @@ export class Qcow2State {
   }
 
   get dirty(): boolean {
-    return (this.headerCluster.header.incompatibleFeatures & BigInt(INCOMPAT_DIRTY)) !== 0n;
+    // Asked on every allocating write: a BigInt `&` allocates, so the answer is kept per value.
+    const features = this.headerCluster.header.incompatibleFeatures;
+    if (features !== this.#featuresSeen) {
+      this.#featuresSeen = features;
+      this.#dirtySeen = (features & DIRTY) !== 0n;
+    }
+    return this.#dirtySeen;
   }
 
   /** qcow2_need_accurate_refcounts: refcounts must reach disk unless the dirty bit covers them. */
