@@ -48,7 +48,7 @@ function setEntry(bytes: Uint8Array, table: number, index: number, hi: number, l
 function check(
   bytes: Uint8Array,
   reusedBuffer: boolean,
-): { result?: CheckResult; log: IoRecord[] } {
+): { result: CheckResult | undefined; log: IoRecord[] } {
   const log: IoRecord[] = [];
   const clock = new SimClock();
   const metered = new MeteredDevice(MemoryDevice.fromBytes(bytes.slice()), {
