@@ -109,7 +109,10 @@ const L2_ENTRY_COPIES_MAX = 2 * 1024 * 1024;
  * no table can change between the passes.
  */
 class L2EntryCopies {
-  readonly #tables = new Map<number, { start: number; end: number }>();
+  /** Table number by L2 offset; table t kept the entries #tableStarts[t] to #tableEnds[t]. */
+  readonly #tables = new Map<number, number>();
+  #tableStarts = new Int32Array(256);
+  #tableEnds = new Int32Array(256);
   #index = new Uint32Array(1024);
   #hi = new Uint32Array(1024);
   #lo = new Uint32Array(1024);
@@ -144,10 +147,25 @@ class L2EntryCopies {
     this.#count++;
   }
 
-  /** Ends the table at `l2Offset`; kept only if every entry of it fitted. */
+  /**
+   * Ends the table at `l2Offset`; kept only if every entry of it fitted. (Numbers, not an object
+   * per table: allocating thousands of them cost more than the rest of the bookkeeping.)
+   */
   end(l2Offset: number): void {
     if (this.#full) return;
-    this.#tables.set(l2Offset, { start: this.#tableStart, end: this.#count });
+    const t = this.#tables.get(l2Offset) ?? this.#tables.size;
+    if (t === this.#tableStarts.length) {
+      const grow = (a: Int32Array) => {
+        const next = new Int32Array(a.length * 2);
+        next.set(a);
+        return next;
+      };
+      this.#tableStarts = grow(this.#tableStarts);
+      this.#tableEnds = grow(this.#tableEnds);
+    }
+    this.#tableStarts[t] = this.#tableStart;
+    this.#tableEnds[t] = this.#count;
+    this.#tables.set(l2Offset, t);
   }
 
   has(l2Offset: number): boolean {
@@ -156,9 +174,10 @@ class L2EntryCopies {
 
   /** Calls `visit` for each kept entry of the table at `l2Offset`, in index order. */
   visit(l2Offset: number, visit: (index: number, hi: number, lo: number) => void): void {
-    const table = this.#tables.get(l2Offset);
-    if (!table) return;
-    for (let k = table.start; k < table.end; k++) {
+    const t = this.#tables.get(l2Offset);
+    if (t === undefined) return;
+    const end = this.#tableEnds[t] as number;
+    for (let k = this.#tableStarts[t] as number; k < end; k++) {
       visit(this.#index[k] as number, this.#hi[k] as number, this.#lo[k] as number);
     }
   }
