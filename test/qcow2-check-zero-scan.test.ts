@@ -11,7 +11,7 @@ const KiB64 = 64 * 1024;
 const L2_SPAN = 8192 * KiB64;
 
 /** L2 indices around the 512-entry blocks the check skips with one memcmp. */
-const INDICES = [0, 1, 511, 512, 513, 1023, 1024, 4095, 4607, 8190, 8191];
+const INDICES = [0, 1, 511, 512, 513, 1023, 1024, 2048, 4095, 4607, 6144, 8190, 8191];
 
 /** A 16 GiB image whose first three L2 tables hold data at INDICES (table t: every t+1-th). */
 function imageBytes(): Uint8Array {
