@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { COST_MODEL_NAMES } from '../device/cost-models.ts';
-import { formatNames, getDriver } from '../formats/registry.ts';
-import type { FormatDriver } from '../formats/types.ts';
+import { formatNames } from '../formats/registry.ts';
+import { variantProblem } from '../formats/variant-names.ts';
 import { LabError } from '../util/errors.ts';
 import { parseSizeBytes } from '../util/size.ts';
 import { parseWorkloadParams, WORKLOAD_NAMES, workloadParamSpecs } from '../workloads/index.ts';
@@ -41,24 +41,10 @@ const GROUP_KEYS = [
   'quick',
 ] as const;
 const FORMAT_KEYS = ['format', 'variant', 'label', 'options', 'sizeOptions', 'optional'] as const;
-/**
- * Variants a format accepts besides `qemu` (QEMU 7.2's own behaviour, always known): the keys of
- * its driver's `variants`. A variant may carry a value after `=` (`clean-timer=5m`).
- */
-export function knownVariants(format: string): string[] {
-  return ['qemu', ...Object.keys(findDriver(format)?.variants ?? {})];
-}
 
-/** Checks a variant name against the format's driver; returns a reason, or undefined when valid. */
-export function variantProblem(format: string, variant: string): string | undefined {
-  const base = variant.split('=')[0] ?? '';
-  if (knownVariants(format).includes(base)) return undefined;
-  return `unknown variant '${variant}' of ${format} (known: ${knownVariants(format).join(', ')})`;
-}
-
-function findDriver(format: string): FormatDriver | undefined {
-  return formatNames().includes(format) ? getDriver(format) : undefined;
-}
+// Defined beside the format registry, so the CLI's image commands check variants without
+// loading the suite reader (and its workloads and node:crypto).
+export { knownVariants, variantProblem } from '../formats/variant-names.ts';
 
 export interface LoadSuiteOptions {
   /** Apply each group's `quick` overrides and keep only the first seed. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type CommandModule } from 'yargs';
-import { LabError, UsageError } from '../util/errors.ts';
+import { UsageError } from '../util/errors.ts';
+import { reportUserError } from './user-error.ts';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -33,11 +34,6 @@ export async function runCli(cli: ReturnType<typeof configureCli>): Promise<void
   try {
     await cli.parseAsync();
   } catch (error) {
-    if (error instanceof LabError) {
-      process.stderr.write(`qedlab: ${error.message.split('\n')[0]}\n`);
-      process.exitCode = error.exitCode;
-      return;
-    }
-    throw error;
+    reportUserError(error);
   }
 }

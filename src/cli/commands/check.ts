@@ -32,16 +32,40 @@ export const CHECK_EXIT = {
   unsupported: 63,
 } as const;
 
+/** What `qedlab check` runs: the parsed arguments (by yargs, or by ../plain-check-args.ts). */
+export interface CheckOptions {
+  file: string;
+  format: string | undefined;
+  variant: string | undefined;
+  repair: RepairMode;
+  output: 'human' | 'json';
+}
+
+/** The check's options from yargs' arguments. */
+export function checkOptionsOf(argv: Args): CheckOptions {
+  return {
+    file: argv.file,
+    format: argv.f,
+    variant: argv.variant,
+    repair: (argv.r ?? 'none') as RepairMode,
+    output: argv.output as CheckOptions['output'],
+  };
+}
+
+export function handler(argv: Args): void {
+  runCheck(checkOptionsOf(argv));
+}
+
 /**
  * qemu-img check: open for check (no automatic repair; writable only with -r), run the check;
  * if it repaired anything, say so and check again, reporting the second result with the first
  * one's repair counts.
  */
-export function handler(argv: Args): void {
-  const repair = (argv.r ?? 'none') as RepairMode;
-  const opened = openImageFile(argv.file, {
-    format: argv.f,
-    variant: argv.variant,
+export function runCheck(options: CheckOptions): void {
+  const { repair } = options;
+  const opened = openImageFile(options.file, {
+    format: options.format,
+    variant: options.variant,
     readOnly: repair === 'none',
     forCheck: true,
   });
@@ -56,7 +80,7 @@ export function handler(argv: Args): void {
     result = image.check(repair);
     for (const m of result.messages) process.stderr.write(`${m}\n`);
     if (result.corruptionsFixed > 0 || result.leaksFixed > 0) {
-      if (argv.output === 'human') {
+      if (options.output === 'human') {
         process.stdout.write(
           'The following inconsistencies were found and repaired:\n\n' +
             `    ${result.leaksFixed} leaked clusters\n` +
@@ -75,8 +99,8 @@ export function handler(argv: Args): void {
     opened.release();
   }
   process.stdout.write(
-    argv.output === 'json'
-      ? `${formatQemuJson(checkJson(result, argv.file))}\n`
+    options.output === 'json'
+      ? `${formatQemuJson(checkJson(result, options.file))}\n`
       : humanCheck(result),
   );
   if (result.checkErrors > 0) {

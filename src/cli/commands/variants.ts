@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv } from 'yargs';
-import { variantProblem } from '../../bench/suite.ts';
 import { formatNames, getDriver } from '../../formats/registry.ts';
+import { variantProblem } from '../../formats/variant-names.ts';
 import { UsageError } from '../../util/errors.ts';
 import { COMMAND_INFO } from './command-info.ts';
 

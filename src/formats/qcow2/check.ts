@@ -61,6 +61,8 @@ interface Ctx {
   messages: string[];
   /** One cluster, reused for every L2 read when the device can read into a buffer. */
   l2Buffer: Uint8Array;
+  /** l2Buffer's zero tests, made once for all the tables read into it. */
+  l2BufferScan: ZeroScan;
   /** Pass 1's copy of the allocated L2 entries, for a check that repairs nothing. */
   l2Entries: L2EntryCopies | undefined;
   /** The metered device under the FileNode, when there is one. */
@@ -107,7 +109,10 @@ const L2_ENTRY_COPIES_MAX = 2 * 1024 * 1024;
  * no table can change between the passes.
  */
 class L2EntryCopies {
-  readonly #tables = new Map<number, { start: number; end: number }>();
+  /** Table number by L2 offset; table t kept the entries #tableStarts[t] to #tableEnds[t]. */
+  readonly #tables = new Map<number, number>();
+  #tableStarts = new Int32Array(256);
+  #tableEnds = new Int32Array(256);
   #index = new Uint32Array(1024);
   #hi = new Uint32Array(1024);
   #lo = new Uint32Array(1024);
@@ -142,10 +147,25 @@ class L2EntryCopies {
     this.#count++;
   }
 
-  /** Ends the table at `l2Offset`; kept only if every entry of it fitted. */
+  /**
+   * Ends the table at `l2Offset`; kept only if every entry of it fitted. (Numbers, not an object
+   * per table: allocating thousands of them cost more than the rest of the bookkeeping.)
+   */
   end(l2Offset: number): void {
     if (this.#full) return;
-    this.#tables.set(l2Offset, { start: this.#tableStart, end: this.#count });
+    const t = this.#tables.get(l2Offset) ?? this.#tables.size;
+    if (t === this.#tableStarts.length) {
+      const grow = (a: Int32Array) => {
+        const next = new Int32Array(a.length * 2);
+        next.set(a);
+        return next;
+      };
+      this.#tableStarts = grow(this.#tableStarts);
+      this.#tableEnds = grow(this.#tableEnds);
+    }
+    this.#tableStarts[t] = this.#tableStart;
+    this.#tableEnds[t] = this.#count;
+    this.#tables.set(l2Offset, t);
   }
 
   has(l2Offset: number): boolean {
@@ -154,9 +174,10 @@ class L2EntryCopies {
 
   /** Calls `visit` for each kept entry of the table at `l2Offset`, in index order. */
   visit(l2Offset: number, visit: (index: number, hi: number, lo: number) => void): void {
-    const table = this.#tables.get(l2Offset);
-    if (!table) return;
-    for (let k = table.start; k < table.end; k++) {
+    const t = this.#tables.get(l2Offset);
+    if (t === undefined) return;
+    const end = this.#tableEnds[t] as number;
+    for (let k = this.#tableStarts[t] as number; k < end; k++) {
       visit(this.#index[k] as number, this.#hi[k] as number, this.#lo[k] as number);
     }
   }
@@ -193,14 +214,73 @@ const ZERO_BLOCK_BYTES = ZERO_BLOCK_ENTRIES * 8;
 const ZERO_BLOCK = Buffer.alloc(ZERO_BLOCK_BYTES);
 
 /**
- * Entry `index` starts a block of 512 all-zero (unallocated) entries, which the L2 walks skip
+ * Zero tests over one L2 table's bytes. Blocks of 512 all-zero (unallocated) entries are skipped
  * with one memcmp: sparse tables are mostly such blocks, and visiting them entry by entry was
- * most of the check's CPU time.
+ * most of the check's CPU time. In a block that is not all zeros, single zero entries are told
+ * by two 32-bit loads (where the table is 4-byte aligned) instead of decoding the entry.
  */
-function isZeroBlockAt(table: Buffer, index: number, entries: number): boolean {
-  if ((index & ZERO_BLOCK_MASK) !== 0 || index + ZERO_BLOCK_ENTRIES > entries) return false;
-  const start = index * 8;
-  return table.compare(ZERO_BLOCK, 0, ZERO_BLOCK_BYTES, start, start + ZERO_BLOCK_BYTES) === 0;
+class ZeroScan {
+  /** The table's 512-entry blocks as Buffers, for a table scanned many times; else undefined. */
+  readonly #blocks: Buffer[] | undefined;
+  readonly #whole: Buffer;
+  readonly #words: Int32Array | undefined;
+
+  constructor(table: Uint8Array, reused: boolean) {
+    this.#whole = Buffer.from(table.buffer, table.byteOffset, table.length);
+    // For the reusable buffer, views made once: equals() on them is a bare memcmp, where
+    // compare() with offsets validates five arguments per call, thousands of times per check.
+    if (reused) {
+      this.#blocks = [];
+      for (let start = 0; start + ZERO_BLOCK_BYTES <= table.length; start += ZERO_BLOCK_BYTES) {
+        this.#blocks.push(Buffer.from(table.buffer, table.byteOffset + start, ZERO_BLOCK_BYTES));
+      }
+    }
+    this.#words =
+      table.byteOffset % 4 === 0
+        ? new Int32Array(table.buffer, table.byteOffset, table.length >>> 2)
+        : undefined;
+  }
+
+  /** Entry `index` starts a block of 512 zero entries (a whole one, within `entries`). */
+  isZeroBlockAt(index: number, entries: number): boolean {
+    if ((index & ZERO_BLOCK_MASK) !== 0 || index + ZERO_BLOCK_ENTRIES > entries) return false;
+    const blocks = this.#blocks;
+    if (blocks !== undefined) {
+      return (blocks[index / ZERO_BLOCK_ENTRIES] as Buffer).equals(ZERO_BLOCK);
+    }
+    const start = index * 8;
+    return (
+      this.#whole.compare(ZERO_BLOCK, 0, ZERO_BLOCK_BYTES, start, start + ZERO_BLOCK_BYTES) === 0
+    );
+  }
+
+  /**
+   * The first entry from `index` on that is not known to be zero, or `entries`. A small function
+   * of its own, so it is optimised early: the walks' bodies, with everything they inline, took
+   * tens of milliseconds to compile while the first thousands of tables were scanned unoptimised.
+   */
+  nextEntryFrom(index: number, entries: number): number {
+    let i = index;
+    while (i < entries) {
+      if (this.isZeroBlockAt(i, entries)) i += ZERO_BLOCK_ENTRIES;
+      else if (this.isZeroEntry(i)) i++;
+      else return i;
+    }
+    return entries;
+  }
+
+  /** Entry `index` is zero, as far as the word view tells (false: decode the entry). */
+  isZeroEntry(index: number): boolean {
+    const words = this.#words;
+    return (
+      words !== undefined && ((words[2 * index] as number) | (words[2 * index + 1] as number)) === 0
+    );
+  }
+}
+
+/** The zero tests for `table`: the context's, made once, when it is the reusable buffer. */
+function zeroScanOf(c: Ctx, table: Uint8Array): ZeroScan {
+  return table === c.l2Buffer ? c.l2BufferScan : new ZeroScan(table, false);
 }
 
 function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
@@ -209,15 +289,15 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
   // Past EOF an L2 reads as zeros: nothing to count, nothing worth reading.
   if (l2Offset >= s.device.size()) return;
   const table = readL2(c, l2Offset);
-  const blocks = Buffer.from(table.buffer, table.byteOffset, table.length);
+  const scan = zeroScanOf(c, table);
   const copies = fragInfo ? c.l2Entries : undefined;
   copies?.begin();
   let nextContiguous = 0;
-  for (let i = 0; i < s.l2Size; i++) {
-    if (isZeroBlockAt(blocks, i, s.l2Size)) {
-      i += ZERO_BLOCK_MASK;
-      continue;
-    }
+  for (
+    let i = scan.nextEntryFrom(0, s.l2Size);
+    i < s.l2Size;
+    i = scan.nextEntryFrom(i + 1, s.l2Size)
+  ) {
     const hi = entryHi(table, i);
     const lo = entryLo(table, i);
     if (hi === 0 && lo === 0) continue;
@@ -588,13 +668,13 @@ function checkOflagCopied(c: Ctx): void {
       continue;
     }
     const l2 = readL2(c, l2Offset);
-    const blocks = Buffer.from(l2.buffer, l2.byteOffset, l2.length);
+    const scan = zeroScanOf(c, l2);
     let dirty = 0;
-    for (let j = 0; j < s.l2Size; j++) {
-      if (isZeroBlockAt(blocks, j, s.l2Size)) {
-        j += ZERO_BLOCK_MASK;
-        continue;
-      }
+    for (
+      let j = scan.nextEntryFrom(0, s.l2Size);
+      j < s.l2Size;
+      j = scan.nextEntryFrom(j + 1, s.l2Size)
+    ) {
       const h = entryHi(l2, j);
       const l = entryLo(l2, j);
       const type = clusterTypeOf(h, l);
@@ -644,6 +724,7 @@ export function checkImage(s: Qcow2State, repair: RepairMode): CheckResult {
   };
   const fixErrors = repair === 'all';
   const fixLeaks = repair !== 'none';
+  const l2Buffer = new Uint8Array(cs);
   const c: Ctx = {
     s,
     res,
@@ -653,7 +734,8 @@ export function checkImage(s: Qcow2State, repair: RepairMode): CheckResult {
     rebuild: false,
     refcountMax: s.refcounts.refcountMax,
     messages: res.messages,
-    l2Buffer: new Uint8Array(cs),
+    l2Buffer,
+    l2BufferScan: new ZeroScan(l2Buffer, true),
     l2Entries: repair === 'none' && meteredInner(s) ? new L2EntryCopies() : undefined,
     metered: meteredInner(s),
   };
