@@ -401,8 +401,15 @@ export class MemoryDevice implements PatchWritableDevice {
         const headers = this.#headers;
         const slab = headers.slab(header);
         const base = headers.start(header);
+        // The block count sits with the chunk numbers at the header's start, in another cache
+        // line than most map bytes: reading it with the map byte fetches both lines at once, for
+        // the chunk number below and for the write that usually follows a lookup (adding a block
+        // reads the count and the last chunk's number): one dependent cache miss less.
+        const held = slab[base + this.#countAt] as number;
         const slot = slab[base + this.#mapAt + blockInPage] as number;
         if (slot === 0) return 0;
+        if (slot > held)
+          throw new Error(`MemoryDevice: page ${pageIndex} maps a block past its count`);
         const chunk = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
         return readU64At(
           this.#chunks.slab(chunk),

@@ -78,7 +78,8 @@ export class L2Cache {
     let position: number;
     if (this.#size >= this.capacity) {
       position = this.#head;
-      this.#head = (this.#head + 1) % this.capacity;
+      // (Not `% capacity`: an integer division on every miss.)
+      this.#head = position + 1 === this.capacity ? 0 : position + 1;
       this.lastEvicted = this.#tables[position];
       this.#positions.delete(this.#keys[position] as number);
     } else {
