@@ -194,6 +194,41 @@ function copyBytes(
   }
 }
 
+/**
+ * Copies `chunk` (shorter than a block) into `target` at `at`. An 8-byte table entry, the usual
+ * chunk, is copied unrolled: a byte loop repeats its typed-array checks for every byte.
+ */
+function copyShort(chunk: Uint8Array, target: Uint8Array, at: number): void {
+  const length = chunk.length;
+  if (length !== 8) {
+    for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
+    return;
+  }
+  target[at] = chunk[0] as number;
+  target[at + 1] = chunk[1] as number;
+  target[at + 2] = chunk[2] as number;
+  target[at + 3] = chunk[3] as number;
+  target[at + 4] = chunk[4] as number;
+  target[at + 5] = chunk[5] as number;
+  target[at + 6] = chunk[6] as number;
+  target[at + 7] = chunk[7] as number;
+}
+
+/** True when the 8 bytes of `entry` are all zero. */
+function isZeroEntry(entry: Uint8Array): boolean {
+  return (
+    ((entry[0] as number) |
+      (entry[1] as number) |
+      (entry[2] as number) |
+      (entry[3] as number) |
+      (entry[4] as number) |
+      (entry[5] as number) |
+      (entry[6] as number) |
+      (entry[7] as number)) ===
+    0
+  );
+}
+
 /** True when `bytes[from, to)` holds a non-zero byte. */
 function hasNonZero(bytes: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return true;
@@ -462,6 +497,12 @@ export class MemoryDevice implements PatchWritableDevice {
       this.#clearRange(offsetBytes, end);
       return;
     }
+    this.#writeBytes(offsetBytes, data);
+  }
+
+  /** `write` of bytes that are stored (the device's size already covers them). */
+  #writeBytes(offsetBytes: number, data: Uint8Array): void {
+    const length = data.length;
     // (Arrays of up to 64 bytes live on V8's heap: asking for their buffer would move them.)
     const knownZero = length > 64 && isZeroBufferView(data);
     const pageBytes = this.pageBytes;
@@ -504,9 +545,10 @@ export class MemoryDevice implements PatchWritableDevice {
     }
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     if (write.base === 'zero') this.#clearRange(offsetBytes, end);
+    // (The patches lie inside the op, whose end the size already covers, and are not dropped.)
     for (let i = 0; i < patches.length; i++) {
       const patch = patches[i] as WritePatch;
-      this.write(offsetBytes + patch.atBytes, patch.bytes, kind);
+      this.#writeBytes(offsetBytes + patch.atBytes, patch.bytes);
     }
   }
 
@@ -845,7 +887,29 @@ export class MemoryDevice implements PatchWritableDevice {
             chunks.start(unit) +
             (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
             (inPage & (blockBytes - 1));
-          for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
+          copyShort(chunk, target, at);
+          return;
+        }
+      } else if (!headers.isShared(header)) {
+        // One block the page does not hold yet, with room for it (a table entry set in an
+        // untouched part of a table page, QED's usual update): what the general path below does
+        // for one new block, without its bookkeeping for many.
+        const held = slab[base + this.#countAt] as number;
+        if (held < this.#sparseMaxBlocks) {
+          if (length === 8 ? isZeroEntry(chunk) : !hasNonZero(chunk, 0, length)) return;
+          const chunkAt = base + ((held >>> CHUNK_BLOCKS_SHIFT) << 2);
+          if ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
+            writeU32At(slab, chunkAt, chunks.allocate(true));
+          }
+          slab[base + mapAt + firstBlock] = held + 1;
+          slab[base + this.#countAt] = held + 1;
+          const unit = this.#ownChunk(slab, chunkAt);
+          const target = chunks.slab(unit);
+          const at =
+            chunks.start(unit) +
+            ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+            (inPage & (blockBytes - 1));
+          copyShort(chunk, target, at);
           return;
         }
       }

@@ -129,7 +129,9 @@ export class QedWritePath {
     if (lengthBytes > this.#state.clusterSizeBytes || (lengthBytes & 511) !== 0) {
       return zeroBytes(lengthBytes);
     }
-    const index = lengthBytes / 512;
+    // An int32 index: a double one (lengths come out of offset arithmetic as doubles) makes the
+    // array access a generic keyed load.
+    const index = lengthBytes >>> 9;
     let view = this.#zeroViews[index];
     if (view === undefined) {
       view = zeroBytes(lengthBytes);
