@@ -664,9 +664,61 @@ export class MemoryDevice implements PatchWritableDevice {
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
       return;
     }
-    if (-2 - code >= SPARSE_CODE_BASE)
-      this.#writeInSparse(pageIndex, code, inPage, chunk, knownZero);
-    else this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
+    if (-2 - code >= SPARSE_CODE_BASE) {
+      if (knownZero || !this.#writeEntryInSparse(code, inPage, chunk)) {
+        this.#writeInSparse(pageIndex, code, inPage, chunk, knownZero);
+      }
+    } else this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
+  }
+
+  /**
+   * The usual table-entry update of a sparse page, in a function of its own (the general one's
+   * set-up costs more than this work): bytes within one block, which the page holds in a chunk of
+   * its own, or does not hold yet and has room for. Does what #writeInSparse does there and
+   * returns true; false, having changed nothing, for anything else.
+   */
+  #writeEntryInSparse(code: number, inPage: number, chunk: Uint8Array): boolean {
+    const length = chunk.length;
+    const shift = this.#blockShift;
+    const firstBlock = inPage >>> shift;
+    if ((inPage + length - 1) >>> shift !== firstBlock) return false;
+    const blockBytes = this.compactBytes;
+    const headers = this.#headers;
+    const chunks = this.#chunks;
+    const header = -2 - code - SPARSE_CODE_BASE;
+    const slab = headers.slab(header);
+    const base = headers.start(header);
+    const slot = slab[base + this.#mapAt + firstBlock] as number;
+    if (slot !== 0) {
+      // A block already held: the header does not change.
+      const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      if (chunks.isShared(unit)) return false;
+      const at =
+        chunks.start(unit) +
+        (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+        (inPage & (blockBytes - 1));
+      copyShort(chunk, chunks.slab(unit), at);
+      return true;
+    }
+    // A block the page does not hold yet (an entry set in an untouched part of a table page):
+    // what #writeInSparse does for one new block, without its bookkeeping for many.
+    if (headers.isShared(header)) return false;
+    const held = slab[base + this.#countAt] as number;
+    if (held >= this.#sparseMaxBlocks) return false;
+    if (length === 8 ? isZeroEntry(chunk) : !hasNonZero(chunk, 0, length)) return true;
+    const chunkAt = base + ((held >>> CHUNK_BLOCKS_SHIFT) << 2);
+    if ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
+      writeU32At(slab, chunkAt, chunks.allocate(true));
+    }
+    slab[base + this.#mapAt + firstBlock] = held + 1;
+    slab[base + this.#countAt] = held + 1;
+    const unit = this.#ownChunk(slab, chunkAt);
+    const at =
+      chunks.start(unit) +
+      ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+      (inPage & (blockBytes - 1));
+    copyShort(chunk, chunks.slab(unit), at);
+    return true;
   }
 
   #noteStored(pageIndex: number): void {
@@ -736,7 +788,9 @@ export class MemoryDevice implements PatchWritableDevice {
           this.compactBytes,
         );
         this.#blocks.release(block);
-        this.#writeInSparse(pageIndex, sparseCode, inPage, chunk, false);
+        if (!this.#writeEntryInSparse(sparseCode, inPage, chunk)) {
+          this.#writeInSparse(pageIndex, sparseCode, inPage, chunk, false);
+        }
         return;
       }
     }
@@ -875,45 +929,6 @@ export class MemoryDevice implements PatchWritableDevice {
     let base = headers.start(header);
     const firstBlock = inPage >>> shift;
     const lastBlock = (inPage + length - 1) >>> shift;
-    if (firstBlock === lastBlock) {
-      // One block already held in a chunk of our own (the header does not change): the common
-      // table-entry update.
-      const slot = slab[base + mapAt + firstBlock] as number;
-      if (slot !== 0) {
-        const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
-        if (!chunks.isShared(unit)) {
-          const target = chunks.slab(unit);
-          const at =
-            chunks.start(unit) +
-            (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-            (inPage & (blockBytes - 1));
-          copyShort(chunk, target, at);
-          return;
-        }
-      } else if (!headers.isShared(header)) {
-        // One block the page does not hold yet, with room for it (a table entry set in an
-        // untouched part of a table page, QED's usual update): what the general path below does
-        // for one new block, without its bookkeeping for many.
-        const held = slab[base + this.#countAt] as number;
-        if (held < this.#sparseMaxBlocks) {
-          if (length === 8 ? isZeroEntry(chunk) : !hasNonZero(chunk, 0, length)) return;
-          const chunkAt = base + ((held >>> CHUNK_BLOCKS_SHIFT) << 2);
-          if ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
-            writeU32At(slab, chunkAt, chunks.allocate(true));
-          }
-          slab[base + mapAt + firstBlock] = held + 1;
-          slab[base + this.#countAt] = held + 1;
-          const unit = this.#ownChunk(slab, chunkAt);
-          const target = chunks.slab(unit);
-          const at =
-            chunks.start(unit) +
-            ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-            (inPage & (blockBytes - 1));
-          copyShort(chunk, target, at);
-          return;
-        }
-      }
-    }
     // A long aligned write (a table slice's write-back) is checked and copied a word at a time.
     const chunkWords =
       length >= 256 && (inPage & 3) === 0 && (chunk.byteOffset & 3) === 0
