@@ -493,8 +493,9 @@ export class MemoryDevice implements PatchWritableDevice {
     const end = offsetBytes + length;
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) {
-      // Dropped bytes read back as zeros, even where metadata lived before.
-      this.#clearRange(offsetBytes, end);
+      // Dropped bytes read back as zeros, even where metadata lived before. (Checked here too: an
+      // appending format's data lands past every stored page, three times per QED request.)
+      if (offsetBytes < this.#storedEndBytes) this.#clearRange(offsetBytes, end);
       return;
     }
     this.#writeBytes(offsetBytes, data);
