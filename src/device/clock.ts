@@ -21,6 +21,11 @@ export class SimClock {
   #nowNs = 0;
   #nextId = 1;
   #timers: PendingTimer[] = [];
+  /**
+   * No timer is due before this (the earliest deadline, Infinity when none): whoever plays the main
+   * loop calls runDueTimers between every two requests, and nearly always nothing is due.
+   */
+  #earliestNs = Number.POSITIVE_INFINITY;
 
   /** Simulated nanoseconds since the clock was created. */
   nowNs(): number {
@@ -37,12 +42,14 @@ export class SimClock {
   schedule(deadlineNs: number, callback: () => void): TimerHandle {
     const timer = { id: this.#nextId++, deadlineNs, callback };
     this.#timers.push(timer);
+    if (deadlineNs < this.#earliestNs) this.#earliestNs = deadlineNs;
     return { id: timer.id };
   }
 
   cancel(handle: TimerHandle | undefined): void {
     if (!handle) return;
     this.#timers = this.#timers.filter((t) => t.id !== handle.id);
+    this.#earliestNs = this.nextDeadlineNs() ?? Number.POSITIVE_INFINITY;
   }
 
   isPending(handle: TimerHandle | undefined): boolean {
@@ -59,13 +66,17 @@ export class SimClock {
 
   /** Fire every timer whose deadline has passed, earliest first. Returns how many fired. */
   runDueTimers(): number {
+    if (this.#nowNs < this.#earliestNs) return 0;
     let fired = 0;
     for (;;) {
       let due: PendingTimer | undefined;
       for (const t of this.#timers) {
         if (t.deadlineNs <= this.#nowNs && (!due || t.deadlineNs < due.deadlineNs)) due = t;
       }
-      if (!due) return fired;
+      if (!due) {
+        this.#earliestNs = this.nextDeadlineNs() ?? Number.POSITIVE_INFINITY;
+        return fired;
+      }
       const firing = due;
       this.#timers = this.#timers.filter((t) => t !== firing);
       firing.callback();

@@ -206,6 +206,41 @@ function copyBytes(
   }
 }
 
+/**
+ * Copies `chunk` (shorter than a block) into `target` at `at`. An 8-byte table entry, the usual
+ * chunk, is copied unrolled: a byte loop repeats its typed-array checks for every byte.
+ */
+function copyShort(chunk: Uint8Array, target: Uint8Array, at: number): void {
+  const length = chunk.length;
+  if (length !== 8) {
+    for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
+    return;
+  }
+  target[at] = chunk[0] as number;
+  target[at + 1] = chunk[1] as number;
+  target[at + 2] = chunk[2] as number;
+  target[at + 3] = chunk[3] as number;
+  target[at + 4] = chunk[4] as number;
+  target[at + 5] = chunk[5] as number;
+  target[at + 6] = chunk[6] as number;
+  target[at + 7] = chunk[7] as number;
+}
+
+/** True when the 8 bytes of `entry` are all zero. */
+function isZeroEntry(entry: Uint8Array): boolean {
+  return (
+    ((entry[0] as number) |
+      (entry[1] as number) |
+      (entry[2] as number) |
+      (entry[3] as number) |
+      (entry[4] as number) |
+      (entry[5] as number) |
+      (entry[6] as number) |
+      (entry[7] as number)) ===
+    0
+  );
+}
+
 /** True when `bytes[from, to)` holds a non-zero byte. */
 function hasNonZero(bytes: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return true;
@@ -437,8 +472,15 @@ export class MemoryDevice implements PatchWritableDevice {
         const headers = this.#headers;
         const slab = headers.slab(header);
         const base = headers.start(header);
+        // The block count sits with the chunk numbers at the header's start, in another cache
+        // line than most map bytes: reading it with the map byte fetches both lines at once, for
+        // the chunk number below and for the write that usually follows a lookup (adding a block
+        // reads the count and the last chunk's number): one dependent cache miss less.
+        const held = slab[base + this.#countAt] as number;
         const slot = slab[base + this.#mapAt + blockInPage] as number;
         if (slot === 0) return 0;
+        if (slot > held)
+          throw new Error(`MemoryDevice: page ${pageIndex} maps a block past its count`);
         const chunk = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
         return readU64At(
           this.#chunks.slab(chunk),
@@ -503,18 +545,21 @@ export class MemoryDevice implements PatchWritableDevice {
 
   write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
     if (this.#borrower !== null) this.#borrower.reclaim(offsetBytes, data.length);
-    this.#write(offsetBytes, data, kind);
-  }
-
-  #write(offsetBytes: number, data: Uint8Array, kind?: IoKind): void {
     const length = data.length;
     const end = offsetBytes + length;
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     if (this.dataMode === 'drop' && (kind === 'data' || kind === 'zero-fill')) {
-      // Dropped bytes read back as zeros, even where metadata lived before.
-      this.#clearRange(offsetBytes, end);
+      // Dropped bytes read back as zeros, even where metadata lived before. (Checked here too: an
+      // appending format's data lands past every stored page, three times per QED request.)
+      if (offsetBytes < this.#storedEndBytes) this.#clearRange(offsetBytes, end);
       return;
     }
+    this.#writeBytes(offsetBytes, data);
+  }
+
+  /** `write` of bytes that are stored (the device's size already covers them). */
+  #writeBytes(offsetBytes: number, data: Uint8Array): void {
+    const length = data.length;
     // (Arrays of up to 64 bytes live on V8's heap: asking for their buffer would move them.)
     const knownZero = length > 64 && isZeroBufferView(data);
     const pageBytes = this.pageBytes;
@@ -561,9 +606,10 @@ export class MemoryDevice implements PatchWritableDevice {
     }
     if (end > this.#sizeBytes) this.#sizeBytes = end;
     if (write.base === 'zero') this.#clearRange(offsetBytes, end);
+    // (The patches lie inside the op, whose end the size already covers, and are not dropped.)
     for (let i = 0; i < patches.length; i++) {
       const patch = patches[i] as WritePatch;
-      this.#write(offsetBytes + patch.atBytes, patch.bytes, kind);
+      this.#writeBytes(offsetBytes + patch.atBytes, patch.bytes);
     }
   }
 
@@ -685,9 +731,61 @@ export class MemoryDevice implements PatchWritableDevice {
       copyInto(this.#full.slab(slot), this.#full.start(slot) + inPage, chunk);
       return;
     }
-    if (-2 - code >= SPARSE_CODE_BASE)
-      this.#writeInSparse(pageIndex, code, inPage, chunk, knownZero);
-    else this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
+    if (-2 - code >= SPARSE_CODE_BASE) {
+      if (knownZero || !this.#writeEntryInSparse(code, inPage, chunk)) {
+        this.#writeInSparse(pageIndex, code, inPage, chunk, knownZero);
+      }
+    } else this.#writeInCompact(pageIndex, code, inPage, chunk, knownZero);
+  }
+
+  /**
+   * The usual table-entry update of a sparse page, in a function of its own (the general one's
+   * set-up costs more than this work): bytes within one block, which the page holds in a chunk of
+   * its own, or does not hold yet and has room for. Does what #writeInSparse does there and
+   * returns true; false, having changed nothing, for anything else.
+   */
+  #writeEntryInSparse(code: number, inPage: number, chunk: Uint8Array): boolean {
+    const length = chunk.length;
+    const shift = this.#blockShift;
+    const firstBlock = inPage >>> shift;
+    if ((inPage + length - 1) >>> shift !== firstBlock) return false;
+    const blockBytes = this.compactBytes;
+    const headers = this.#headers;
+    const chunks = this.#chunks;
+    const header = -2 - code - SPARSE_CODE_BASE;
+    const slab = headers.slab(header);
+    const base = headers.start(header);
+    const slot = slab[base + this.#mapAt + firstBlock] as number;
+    if (slot !== 0) {
+      // A block already held: the header does not change.
+      const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      if (chunks.isShared(unit)) return false;
+      const at =
+        chunks.start(unit) +
+        (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+        (inPage & (blockBytes - 1));
+      copyShort(chunk, chunks.slab(unit), at);
+      return true;
+    }
+    // A block the page does not hold yet (an entry set in an untouched part of a table page):
+    // what #writeInSparse does for one new block, without its bookkeeping for many.
+    if (headers.isShared(header)) return false;
+    const held = slab[base + this.#countAt] as number;
+    if (held >= this.#sparseMaxBlocks) return false;
+    if (length === 8 ? isZeroEntry(chunk) : !hasNonZero(chunk, 0, length)) return true;
+    const chunkAt = base + ((held >>> CHUNK_BLOCKS_SHIFT) << 2);
+    if ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
+      writeU32At(slab, chunkAt, chunks.allocate(true));
+    }
+    slab[base + this.#mapAt + firstBlock] = held + 1;
+    slab[base + this.#countAt] = held + 1;
+    const unit = this.#ownChunk(slab, chunkAt);
+    const at =
+      chunks.start(unit) +
+      ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
+      (inPage & (blockBytes - 1));
+    copyShort(chunk, chunks.slab(unit), at);
+    return true;
   }
 
   #noteStored(pageIndex: number): void {
@@ -757,7 +855,9 @@ export class MemoryDevice implements PatchWritableDevice {
           this.compactBytes,
         );
         this.#blocks.release(block);
-        this.#writeInSparse(pageIndex, sparseCode, inPage, chunk, false);
+        if (!this.#writeEntryInSparse(sparseCode, inPage, chunk)) {
+          this.#writeInSparse(pageIndex, sparseCode, inPage, chunk, false);
+        }
         return;
       }
     }
@@ -896,23 +996,6 @@ export class MemoryDevice implements PatchWritableDevice {
     let base = headers.start(header);
     const firstBlock = inPage >>> shift;
     const lastBlock = (inPage + length - 1) >>> shift;
-    if (firstBlock === lastBlock) {
-      // One block already held in a chunk of our own (the header does not change): the common
-      // table-entry update.
-      const slot = slab[base + mapAt + firstBlock] as number;
-      if (slot !== 0) {
-        const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
-        if (!chunks.isShared(unit)) {
-          const target = chunks.slab(unit);
-          const at =
-            chunks.start(unit) +
-            (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-            (inPage & (blockBytes - 1));
-          for (let i = 0; i < length; i++) target[at + i] = chunk[i] as number;
-          return;
-        }
-      }
-    }
     // A long aligned write (a table slice's write-back) is checked and copied a word at a time.
     const chunkWords =
       length >= 256 && (inPage & 3) === 0 && (chunk.byteOffset & 3) === 0

@@ -56,10 +56,35 @@ export function loadL2Table(
   const cached = state.l2Cache.find(key, l1Index);
   if (cached) return cached;
   const shadowed = state.tableShadow.get(key);
-  if (shadowed) {
-    (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
-    return state.l2Cache.insert(key, shadowed, l1Index, true);
-  }
+  if (shadowed) return commitShadowedMiss(state, key, offsetBytes, shadowed, l1Index);
+  return loadMissedL2Table(state, key, offsetBytes, l1Index, keepCopy, reuse, fill);
+}
+
+/**
+ * A cache miss on a table the shadow keeps: QEMU re-reads the whole table, charged here with
+ * `noteRead`; the table enters the cache.
+ */
+function commitShadowedMiss(
+  state: QedState,
+  key: number,
+  offsetBytes: number,
+  table: QedTable,
+  l1Index: number,
+): QedTable {
+  (state.device as unknown as ReadNoting).noteRead(offsetBytes, state.tableBytes, 'l2');
+  return state.l2Cache.insert(key, table, l1Index, true);
+}
+
+/** loadL2Table after a cache miss on a table the shadow does not keep: it is read. */
+function loadMissedL2Table(
+  state: QedState,
+  key: number,
+  offsetBytes: number,
+  l1Index: number,
+  keepCopy: boolean,
+  reuse: QedTable | undefined,
+  fill: ((offsetBytes: number, out: Uint8Array) => boolean) | undefined,
+): QedTable {
   let table: QedTable;
   const target =
     fill === undefined
@@ -114,10 +139,22 @@ export function findCluster(
   if (!state.isTableOffsetValid(l2Offset)) {
     throw new ImageIoError('EINVAL', `L1 entry ${l1Index} points to invalid L2 offset ${l2Offset}`);
   }
-  const table = loadL2Table(state, l2Offset, l1Index);
+  // loadL2Table, with the bookkeeping of a miss on a shadowed table (the usual case of a random
+  // workload over a big image on the simulation stack) after the entry's read: that read is
+  // usually a cache miss into the device's memory, and the bookkeeping, which does not depend on
+  // it, then runs while the line is on its way. Nothing it does reads or writes table entries.
+  const key = l2Offset * state.clusterSizeInverse;
+  let table = state.l2Cache.find(key, l1Index);
+  let shadowedMiss: QedTable | undefined;
+  if (table === undefined) {
+    shadowedMiss = state.tableShadow.get(key);
+    table =
+      shadowedMiss ?? loadMissedL2Table(state, key, l2Offset, l1Index, true, undefined, undefined);
+  }
+  const first = table.get(index);
+  if (shadowedMiss !== undefined) commitShadowedMiss(state, key, l2Offset, shadowedMiss, l1Index);
   const wanted = state.bytesToClustersQemu(inCluster + len);
   const end = Math.min(index + wanted, state.tableEntries);
-  const first = table.get(index);
   const step = first === QED_CLUSTER_UNALLOCATED || first === QED_CLUSTER_ZERO_MARKER ? 0 : cs;
   const i = index + 1 < end ? table.runEnd(index, end, first, step) : index + 1;
   len = Math.min(len, (i - index) * cs - inCluster);

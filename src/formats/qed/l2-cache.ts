@@ -39,7 +39,9 @@ export class L2Cache {
     this.#keys = new Float64Array(capacity).fill(-1);
     this.#tables = new Array<QedTable | undefined>(capacity).fill(undefined);
     this.#hints = new Int32Array(hintSlots).fill(-1);
-    this.#positions = NumberIndex.withRoomFor(capacity);
+    // Room for four times the entries: every miss deletes a key and inserts one, and a sparser
+    // table keeps the probe runs a deletion walks short.
+    this.#positions = NumberIndex.withRoomFor(capacity * 4);
   }
 
   get size(): number {
@@ -78,7 +80,8 @@ export class L2Cache {
     let position: number;
     if (this.#size >= this.capacity) {
       position = this.#head;
-      this.#head = (this.#head + 1) % this.capacity;
+      // (Not `% capacity`: an integer division on every miss.)
+      this.#head = position + 1 === this.capacity ? 0 : position + 1;
       this.lastEvicted = this.#tables[position];
       this.#positions.delete(this.#keys[position] as number);
     } else {

@@ -1,4 +1,5 @@
 import type { IoKind } from '../../device/types.ts';
+import { MISSING, NumberIndex } from '../../util/number-index.ts';
 import type { QedTable, TableHome, TableSource } from './table.ts';
 
 /** A device that can account a read without fetching it (MeteredDevice.noteRead). */
@@ -39,7 +40,13 @@ export class TableShadow implements TableHome {
   readonly #tableClusters: number;
   readonly #budgetBytes: number;
   #keptBytes = 0;
-  readonly #tables = new Map<number, QedTable>();
+  /**
+   * Kept tables by first cluster: an index into `#list` (a typed-array hash, where a Map keyed by
+   * a double boxes the key and hashes a heap number on every L2 cache miss).
+   */
+  #slots = new NumberIndex();
+  #list: Array<QedTable | undefined> = [];
+  #freeSlots: number[] = [];
   /** Bit per cluster: occupied by a claimed table (or the L1). */
   #owned: Uint8Array = new Uint8Array(0);
   /** Bit per cluster: the first cluster of a claimed table. */
@@ -73,7 +80,7 @@ export class TableShadow implements TableHome {
 
   /** The copy of the table starting at cluster `firstCluster`, if kept. */
   get(firstCluster: number): QedTable | undefined {
-    return this.#enabled ? this.#tables.get(firstCluster) : undefined;
+    return this.#enabled ? this.#kept(firstCluster) : undefined;
   }
 
   /**
@@ -81,12 +88,14 @@ export class TableShadow implements TableHome {
    * the copies take at most the budget (a sparse table counts what its entries take).
    */
   add(firstCluster: number, table: QedTable): void {
-    if (!this.#enabled || this.#tables.has(firstCluster)) return;
+    if (!this.#enabled || this.#kept(firstCluster) !== undefined) return;
     if (!this.#claim(firstCluster)) return;
     const bytes = table.footprintBytes;
     if (this.#keptBytes + bytes > this.#budgetBytes) return;
     this.#keptBytes += bytes;
-    this.#tables.set(firstCluster, table);
+    const slot = this.#freeSlots.pop() ?? this.#list.length;
+    this.#list[slot] = table;
+    this.#slots.set(firstCluster, slot);
   }
 
   /**
@@ -94,11 +103,14 @@ export class TableShadow implements TableHome {
    * only while the budget allows.
    */
   resized(firstCluster: number, table: QedTable, previousFootprintBytes: number): void {
-    if (this.#tables.get(firstCluster) !== table) return;
+    if (this.#kept(firstCluster) !== table) return;
     this.#keptBytes += table.footprintBytes - previousFootprintBytes;
     if (this.#keptBytes <= this.#budgetBytes) return;
     this.#keptBytes -= table.footprintBytes;
-    this.#tables.delete(firstCluster);
+    const slot = this.#slots.get(firstCluster);
+    this.#list[slot] = undefined;
+    this.#freeSlots.push(slot);
+    this.#slots.delete(firstCluster);
   }
 
   /**
@@ -107,15 +119,18 @@ export class TableShadow implements TableHome {
    */
   sourceFor(table: QedTable, offsetBytes: number): TableSource | undefined {
     if (!this.#enabled || this.#source === undefined) return undefined;
-    return this.#tables.get(offsetBytes / this.#clusterSizeBytes) === table
-      ? this.#source
-      : undefined;
+    return this.#kept(offsetBytes / this.#clusterSizeBytes) === table ? this.#source : undefined;
   }
 
   /** Records where a table lives (so overlaps are still caught) without keeping a copy. */
   claim(firstCluster: number): void {
-    if (!this.#enabled || this.#tables.has(firstCluster)) return;
+    if (!this.#enabled || this.#kept(firstCluster) !== undefined) return;
     this.#claim(firstCluster);
+  }
+
+  #kept(firstCluster: number): QedTable | undefined {
+    const slot = this.#slots.get(firstCluster);
+    return slot === MISSING ? undefined : this.#list[slot];
   }
 
   /** An in-place data write: if it lands on a table, the file no longer matches the copies. */
@@ -157,9 +172,11 @@ export class TableShadow implements TableHome {
 
   /** Called before the device can change under the tables: backed ones take their own copy. */
   #disable(): void {
-    for (const table of this.#tables.values()) table.detach();
+    for (const table of this.#list) table?.detach();
     this.#enabled = false;
-    this.#tables.clear();
+    this.#slots = new NumberIndex();
+    this.#list = [];
+    this.#freeSlots = [];
     this.#keptBytes = 0;
     this.#owned = new Uint8Array(0);
     this.#firsts = new Uint8Array(0);

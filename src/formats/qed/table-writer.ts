@@ -1,9 +1,15 @@
-import { type PatchedWrite, type WritePatch, writePatched } from '../../device/types.ts';
+import {
+  type PatchedWrite,
+  type PatchWritableDevice,
+  type WritePatch,
+  writePatched,
+} from '../../device/types.ts';
 import { QED_CLUSTER_ZERO_MARKER, SECTOR_BYTES } from './constants.ts';
 import type { QedState } from './state.ts';
 import { type QedTable, writeTableSectors } from './table.ts';
 
 const EMPTY_BYTES = new Uint8Array(0);
+const SECTOR_SHIFT = 31 - Math.clz32(SECTOR_BYTES);
 const TWO_POW_32 = 4294967296;
 const MAX_CACHED_VIEW_ENTRIES = 64;
 /** Set under the test suite, where MemoryDevice checks patched writes against their whole bytes. */
@@ -37,10 +43,15 @@ export class TableWriter {
   /** Views of the scratch by entry count (a subarray costs more than encoding one entry). */
   #entryViews: Array<Uint8Array | undefined> = [];
   readonly #wholeSectorsNeeded: boolean;
+  /** The engine's device when it takes patched writes itself (looked up once, not per write). */
+  readonly #patchDevice: PatchWritableDevice | undefined;
 
   constructor(state: QedState) {
     this.#state = state;
     this.#wholeSectorsNeeded = VERIFY_PATCHED_WRITES || !state.tableShadow.readsInPlace;
+    const device = state.device as Partial<PatchWritableDevice>;
+    this.#patchDevice =
+      typeof device.writePatched === 'function' ? (device as PatchWritableDevice) : undefined;
   }
 
   /**
@@ -104,8 +115,9 @@ export class TableWriter {
       writeTableSectors(state.device, tableOffsetBytes, table, index, n, kind);
       return;
     }
-    const firstByte = Math.floor((index * 8) / SECTOR_BYTES) * SECTOR_BYTES;
-    const endByte = Math.ceil(((index + n) * 8) / SECTOR_BYTES) * SECTOR_BYTES;
+    // Sector bounds with shifts (entries are 8 bytes, indexes below 2^27: exact int32 arithmetic).
+    const firstByte = ((index * 8) >>> SECTOR_SHIFT) << SECTOR_SHIFT;
+    const endByte = (((index + n) * 8 + SECTOR_BYTES - 1) >>> SECTOR_SHIFT) << SECTOR_SHIFT;
     const patch = this.#patch;
     patch.atBytes = index * 8 - firstByte;
     patch.bytes = entryBytes;
@@ -121,7 +133,12 @@ export class TableWriter {
       this.#unchangedWithWhole.whole = whole;
       write = this.#unchangedWithWhole;
     }
-    writePatched(state.device, tableOffsetBytes + firstByte, endByte - firstByte, write, kind);
+    const device = this.#patchDevice;
+    if (device !== undefined) {
+      device.writePatched(tableOffsetBytes + firstByte, endByte - firstByte, write, kind);
+    } else {
+      writePatched(state.device, tableOffsetBytes + firstByte, endByte - firstByte, write, kind);
+    }
   }
 
   /** Entries `cluster`, `cluster` + cs, … (or n zero markers) in on-disk form, in a scratch buffer. */

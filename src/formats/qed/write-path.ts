@@ -124,10 +124,14 @@ export class QedWritePath {
   }
 
   #zeroFill(lengthBytes: number): Uint8Array {
-    if (lengthBytes % 512 !== 0 || lengthBytes > this.#state.clusterSizeBytes) {
+    // Within a cluster a length is an int32: `&` tests whole sectors where `%` on a double (offsets
+    // past 2^31 make every length one) is a library call.
+    if (lengthBytes > this.#state.clusterSizeBytes || (lengthBytes & 511) !== 0) {
       return zeroBytes(lengthBytes);
     }
-    const index = lengthBytes / 512;
+    // An int32 index: a double one (lengths come out of offset arithmetic as doubles) makes the
+    // array access a generic keyed load.
+    const index = lengthBytes >>> 9;
     let view = this.#zeroViews[index];
     if (view === undefined) {
       view = zeroBytes(lengthBytes);
@@ -158,7 +162,7 @@ export class QedWritePath {
       const table = QedTable.empty(state.tableEntries, state.tableShadow, l2Offset);
       this.#tables.writeNewTable(l2Offset, table, l2Index, nclusters, cluster);
       state.device.flush();
-      const l1Index = Math.floor(pos / state.l2CoverageBytes);
+      const l1Index = Math.floor(pos * state.l2CoverageInverse);
       this.#tables.updateL1Entry(l1Index, l2Offset);
       const key = l2Offset * state.clusterSizeInverse;
       state.tableShadow.add(key, table);
@@ -168,7 +172,7 @@ export class QedWritePath {
       state.l2Cache.insert(key, table, l1Index);
       return;
     }
-    const l2Offset = state.l1Table.get(Math.floor(pos / state.l2CoverageBytes));
+    const l2Offset = state.l1Table.get(Math.floor(pos * state.l2CoverageInverse));
     this.#tables.updateEntries(l2Offset, run.table as QedTable, l2Index, nclusters, cluster);
   }
 }
