@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../src/device/clock.ts';
-import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
-import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { IoRecord } from '../src/device/types.ts';
 import { entryOffset } from '../src/formats/qcow2/l2-entry.ts';
 import { type LentPages, stopLendingL2CachePages } from '../src/formats/qcow2/lent-pages.ts';
-import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { Qcow2Image } from '../src/formats/qcow2/qcow2-image.ts';
 import { Rng } from '../src/util/rng.ts';
-import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
+import { expectSameDeviceBytes, expectSameRun, loggedQcow2 } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
 const MiB = 2 ** 20;
@@ -34,20 +29,8 @@ interface Run {
  */
 function run(lend: boolean, seed: number, dataMode: 'store' | 'drop', requests: number): Run {
   const memory = new MemoryDevice({ dataMode });
-  qcow2Driver.create({ device: memory, sizeBytes: TiB, options: {} });
-  const log: string[] = [];
-  const clock = new SimClock();
-  const metered = new MeteredDevice(memory, {
-    clock,
-    costModel: createCostModel('sata-ssd'),
-    log: (r: IoRecord) => log.push(JSON.stringify(r)),
-  });
-  const image = qcow2Driver.open({
-    device: metered,
-    readOnly: false,
-    forCheck: false,
-    clock,
-  }) as Qcow2Image;
+  const { log, clock, open } = loggedQcow2(memory, { costModel: 'sata-ssd' });
+  const image = open() as Qcow2Image;
   const s = image.s;
   // Lending is the default on this stack; the baseline turns it off.
   expect(s.file.lent).not.toBeNull();

@@ -1,19 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../src/device/clock.ts';
-import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
-import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { IoRecord } from '../src/device/types.ts';
 import { entryOffset } from '../src/formats/qcow2/l2-entry.ts';
 import { type LentPages, stopLendingL2CachePages } from '../src/formats/qcow2/lent-pages.ts';
-import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import type { Qcow2Image } from '../src/formats/qcow2/qcow2-image.ts';
-import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
-import { expectSameRun } from './helpers/same-run.ts';
+import { expectSameRun, loggedQcow2 } from './helpers/same-run.ts';
 
-const TiB = 2 ** 40;
 const WRITES = 100_000;
 /** Guest bytes one 4 KiB L2 slice maps (512 clusters of 64 KiB), and how many slices are used. */
 const SLICE_SPAN_BYTES = 512 * 65536;
@@ -52,17 +45,11 @@ function fingerprint(device: MemoryDevice, slices: readonly number[]): string {
  */
 function run(lend: boolean, seed: number): Run {
   const memory = new MemoryDevice({ dataMode: 'drop' });
-  qcow2Driver.create({ device: memory, sizeBytes: TiB, options: {} });
-  const log: string[] = [];
-  const clock = new SimClock();
-  const metered = new MeteredDevice(memory, {
-    clock,
-    costModel: createCostModel('nvme'),
-    log: (r: IoRecord) => log.push(JSON.stringify(r)),
-  });
+  const logged = loggedQcow2(memory, { costModel: 'nvme' });
+  const { log, clock } = logged;
   const open = (): Qcow2Image => {
-    const image = qcow2Driver.open({ device: metered, readOnly: false, forCheck: false, clock });
-    if (!lend) stopLendingL2CachePages(image as ImageFormat);
+    const image = logged.open();
+    if (!lend) stopLendingL2CachePages(image);
     return image as Qcow2Image;
   };
   let image = open();

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../src/device/clock.ts';
-import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
-import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { IoRecord } from '../src/device/types.ts';
-import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
-import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
 import { plainBlockDevice } from './helpers/plain-device.ts';
-import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
+import { expectSameDeviceBytes, expectSameRun, loggedQcow2 } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
 
@@ -26,22 +20,13 @@ interface Run {
  */
 function run(patched: boolean, seed: number): Run {
   const memory = new MemoryDevice(patched ? {} : { compactBytes: 0 });
-  qcow2Driver.create({ device: memory, sizeBytes: TiB, options: {} });
-  const log: string[] = [];
-  const clock = new SimClock();
   // Without writePatched every write-back reaches the device as the whole table, as before the
   // cache described write-backs by what changed.
-  const metered = new MeteredDevice(patched ? memory : plainBlockDevice(memory), {
-    clock,
-    costModel: createCostModel('hdd'),
-    log: (r: IoRecord) => log.push(JSON.stringify(r)),
+  const { log, clock, open } = loggedQcow2(memory, {
+    costModel: 'hdd',
+    ...(patched ? {} : { below: plainBlockDevice(memory) }),
   });
-  const image: ImageFormat = qcow2Driver.open({
-    device: metered,
-    readOnly: false,
-    forCheck: false,
-    clock,
-  });
+  const image = open();
   const rng = new Rng(seed);
   const block = new Uint8Array(4096);
   const written: number[] = [];

@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimClock } from '../src/device/clock.ts';
-import { createCostModel } from '../src/device/cost-models.ts';
 import { MemoryDevice } from '../src/device/memory-device.ts';
-import { MeteredDevice } from '../src/device/metered-device.ts';
-import type { IoRecord } from '../src/device/types.ts';
-import { qcow2Driver } from '../src/formats/qcow2/qcow2-format.ts';
 import { writePathShortcuts } from '../src/formats/qcow2/write-path.ts';
 import type { ImageFormat } from '../src/formats/types.ts';
 import { Rng } from '../src/util/rng.ts';
-import { expectSameDeviceBytes, expectSameRun } from './helpers/same-run.ts';
+import { expectSameDeviceBytes, expectSameRun, loggedQcow2 } from './helpers/same-run.ts';
 
 const TiB = 2 ** 40;
 const GiB = 2 ** 30;
@@ -34,20 +29,11 @@ function run(shortcut: boolean, seed: number, compat: '0.10' | '1.1'): Run {
   writePathShortcuts.zeroCowFromCachedSlice = shortcut;
   writePathShortcuts.zeroCowAnswers = 0;
   const memory = new MemoryDevice({ dataMode: 'drop' });
-  qcow2Driver.create({ device: memory, sizeBytes: TiB, options: { compat } });
-  const log: string[] = [];
-  const clock = new SimClock();
-  const metered = new MeteredDevice(memory, {
-    clock,
-    costModel: createCostModel('sata-ssd'),
-    log: (r: IoRecord) => log.push(JSON.stringify(r)),
+  const { log, clock, open } = loggedQcow2(memory, {
+    costModel: 'sata-ssd',
+    createOptions: { compat },
   });
-  const image: ImageFormat = qcow2Driver.open({
-    device: metered,
-    readOnly: false,
-    forCheck: false,
-    clock,
-  });
+  const image = open();
   const rng = new Rng(seed);
   for (let i = 0; i < 3000; i++) {
     const roll = rng.nextInt(1000);

@@ -2,13 +2,13 @@ import type { BlockDevice } from '../../device/types.ts';
 import type { ImageFormat } from '../types.ts';
 import type { RefcountAllocator } from './allocator.ts';
 import { INCOMPAT_DIRTY } from './constants.ts';
-
-const DIRTY = BigInt(INCOMPAT_DIRTY);
 import type { FileNode } from './file-node.ts';
 import { type Qcow2HeaderCluster, serializeHeaderCluster } from './header.ts';
 import type { MetadataCache } from './metadata-cache.ts';
 import type { SnapshotEntry } from './snapshot-table.ts';
 import { writeU32, writeU64 } from './u64.ts';
+
+const DIRTY = BigInt(INCOMPAT_DIRTY);
 
 /**
  * The open image's state (QEMU's BDRVQcow2State): geometry, the active L1 in memory, the caches,
