@@ -92,6 +92,19 @@ const CHUNK_BLOCKS_SHIFT = 2;
 /** A sparse page's header and chunks take at most this share of a page; beyond, it is full. */
 const SPARSE_MAX_PAGE_SHARE = 0.5;
 
+/**
+ * Where a sparse page's header (at `base`) keeps the number of the chunk holding its block in
+ * `slot` (slots count from 1, in the order blocks arrived; four to a chunk).
+ */
+function chunkNumberAt(base: number, slot: number): number {
+  return base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2);
+}
+
+/** Byte offset of `slot`'s block within its chunk. */
+function blockInChunk(slot: number, blockShift: number): number {
+  return ((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << blockShift;
+}
+
 /** Fixed-size units in slabs, with a free list and copy-on-write sharing after a clone. */
 class SlotPool {
   readonly unitBytes: number;
@@ -481,11 +494,11 @@ export class MemoryDevice implements PatchWritableDevice {
         if (slot === 0) return 0;
         if (slot > held)
           throw new Error(`MemoryDevice: page ${pageIndex} maps a block past its count`);
-        const chunk = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+        const chunk = readU32At(slab, chunkNumberAt(base, slot));
         return readU64At(
           this.#chunks.slab(chunk),
           this.#chunks.start(chunk) +
-            (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << this.#blockShift) +
+            blockInChunk(slot, this.#blockShift) +
             (inPage & (this.compactBytes - 1)),
         );
       }
@@ -758,12 +771,9 @@ export class MemoryDevice implements PatchWritableDevice {
     const slot = slab[base + this.#mapAt + firstBlock] as number;
     if (slot !== 0) {
       // A block already held: the header does not change.
-      const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const unit = readU32At(slab, chunkNumberAt(base, slot));
       if (chunks.isShared(unit)) return false;
-      const at =
-        chunks.start(unit) +
-        (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-        (inPage & (blockBytes - 1));
+      const at = chunks.start(unit) + blockInChunk(slot, shift) + (inPage & (blockBytes - 1));
       copyShort(chunk, chunks.slab(unit), at);
       return true;
     }
@@ -773,17 +783,14 @@ export class MemoryDevice implements PatchWritableDevice {
     const held = slab[base + this.#countAt] as number;
     if (held >= this.#sparseMaxBlocks) return false;
     if (length === 8 ? isZeroEntry(chunk) : !hasNonZero(chunk, 0, length)) return true;
-    const chunkAt = base + ((held >>> CHUNK_BLOCKS_SHIFT) << 2);
+    const chunkAt = chunkNumberAt(base, held + 1);
     if ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
       writeU32At(slab, chunkAt, chunks.allocate(true));
     }
     slab[base + this.#mapAt + firstBlock] = held + 1;
     slab[base + this.#countAt] = held + 1;
     const unit = this.#ownChunk(slab, chunkAt);
-    const at =
-      chunks.start(unit) +
-      ((held & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-      (inPage & (blockBytes - 1));
+    const at = chunks.start(unit) + blockInChunk(held + 1, shift) + (inPage & (blockBytes - 1));
     copyShort(chunk, chunks.slab(unit), at);
     return true;
   }
@@ -1035,7 +1042,7 @@ export class MemoryDevice implements PatchWritableDevice {
       const b = newBlocks[i] as number;
       // Blocks past the count are zeros: chunks come zeroed and blocks are never taken out.
       if ((count & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) === 0) {
-        writeU32At(slab, base + ((count >>> CHUNK_BLOCKS_SHIFT) << 2), chunks.allocate(true));
+        writeU32At(slab, chunkNumberAt(base, count + 1), chunks.allocate(true));
       }
       slab[base + mapAt + b] = ++count;
     }
@@ -1044,13 +1051,12 @@ export class MemoryDevice implements PatchWritableDevice {
     for (let b = firstBlock; b <= lastBlock; b++) {
       const slot = slab[base + mapAt + b] as number;
       if (slot === 0) continue;
-      const unit = this.#ownChunk(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const unit = this.#ownChunk(slab, chunkNumberAt(base, slot));
       const from = Math.max(inPage, b << shift);
       const to = Math.min(end, (b + 1) << shift);
       if (chunkWords !== undefined && to - from === blockBytes) {
         const words = chunks.words[unit >>> chunks.shift] as Int32Array;
-        const target =
-          (chunks.start(unit) + (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift)) >> 2;
+        const target = (chunks.start(unit) + blockInChunk(slot, shift)) >> 2;
         const source = (from - inPage) >> 2;
         for (let i = 0; i < blockBytes >> 2; i++)
           words[target + i] = chunkWords[source + i] as number;
@@ -1060,10 +1066,7 @@ export class MemoryDevice implements PatchWritableDevice {
         chunk,
         from - inPage,
         chunks.slab(unit),
-        chunks.start(unit) +
-          (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) +
-          from -
-          (b << shift),
+        chunks.start(unit) + blockInChunk(slot, shift) + from - (b << shift),
         to - from,
       );
     }
@@ -1132,10 +1135,10 @@ export class MemoryDevice implements PatchWritableDevice {
     for (let b = 0; b < this.#blocksPerPage; b++) {
       const held = slab[base + this.#mapAt + b] as number;
       if (held === 0) continue;
-      const unit = readU32At(slab, base + (((held - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
+      const unit = readU32At(slab, chunkNumberAt(base, held));
       copyBytes(
         chunks.slab(unit),
-        chunks.start(unit) + (((held - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift),
+        chunks.start(unit) + blockInChunk(held, shift),
         page,
         pageStart + (b << shift),
         this.compactBytes,
@@ -1167,9 +1170,8 @@ export class MemoryDevice implements PatchWritableDevice {
     for (let b = inPage >>> shift; b <= lastBlock; b++) {
       const slot = slab[mapAt + b] as number;
       if (slot === 0) continue;
-      const unit = readU32At(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
-      const blockAt =
-        chunks.start(unit) + (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift);
+      const unit = readU32At(slab, chunkNumberAt(base, slot));
+      const blockAt = chunks.start(unit) + blockInChunk(slot, shift);
       const blockStart = b << shift;
       if (outWords !== undefined && blockStart >= inPage && blockStart + blockBytes <= end) {
         const words = chunks.words[unit >>> chunks.shift] as Int32Array;
@@ -1212,11 +1214,8 @@ export class MemoryDevice implements PatchWritableDevice {
     for (let b = firstBlock; b <= lastBlock; b++) {
       const slot = slab[base + mapAt + b] as number;
       if (slot === 0) continue;
-      const unit = this.#ownChunk(slab, base + (((slot - 1) >>> CHUNK_BLOCKS_SHIFT) << 2));
-      const at =
-        chunks.start(unit) +
-        (((slot - 1) & ((1 << CHUNK_BLOCKS_SHIFT) - 1)) << shift) -
-        (b << shift);
+      const unit = this.#ownChunk(slab, chunkNumberAt(base, slot));
+      const at = chunks.start(unit) + blockInChunk(slot, shift) - (b << shift);
       chunks
         .slab(unit)
         .fill(0, at + Math.max(from, b << shift), at + Math.min(to, (b + 1) << shift));
