@@ -10,8 +10,14 @@ import { plainBlockDevice } from './helpers/plain-device.ts';
 const KiB64 = 64 * 1024;
 const L2_SPAN = 8192 * KiB64;
 
-/** L2 indices around the 512-entry blocks the check skips with one memcmp. */
-const INDICES = [0, 1, 511, 512, 513, 1023, 1024, 2048, 4095, 4607, 6144, 8190, 8191];
+/**
+ * L2 indices around the 512-entry blocks the check skips with one memcmp, and around the 64-entry
+ * runs and 8-entry lines it narrows a block down by.
+ */
+const INDICES = [
+  0, 1, 7, 8, 63, 64, 65, 71, 72, 511, 512, 513, 575, 576, 1023, 1024, 2048, 3000, 3071, 3072, 4095,
+  4607, 6144, 8183, 8184, 8190, 8191,
+];
 
 /** A 16 GiB image whose first three L2 tables hold data at INDICES (table t: every t+1-th). */
 function imageBytes(): Uint8Array {
@@ -61,8 +67,8 @@ function check(
 }
 
 /**
- * The check skips zero L2 entries by 512-entry blocks (memcmp on views of its reusable buffer)
- * and by two 32-bit loads per entry; the slow path (a fresh table per read, every entry decoded
+ * The check skips zero L2 entries by 512-entry blocks, 64-entry runs and 8-entry lines (memcmp
+ * on views of its reusable buffer) and by two 32-bit loads per entry; the slow path (a fresh table per read, every entry decoded
  * where the block is not zero) finds the same entries: same result, messages and I/O, with
  * entries at block edges and entries whose only set bits are in one half.
  */
@@ -71,15 +77,16 @@ describe('qcow2 check: zero L2 entries are skipped without missing any', () => {
   const oddEntries = clean.slice();
   // Reserved bits only in the high word, inside a block that is otherwise zero.
   setEntry(oddEntries, 1, 2000, 0x01000000, 0);
-  // Reserved bits only in the low word, next to a block edge.
+  // Reserved bits only in the low word, next to a block edge, and inside an 8-entry line.
   setEntry(oddEntries, 2, 1535, 0, 0x00000002);
+  setEntry(oddEntries, 2, 4100, 0, 0x00000002);
   // A plain zero cluster (only bit 0) and an entry with only COPIED: set, but no cluster.
   setEntry(oddEntries, 0, 6000, 0, 1);
   setEntry(oddEntries, 0, 7000, 0x80000000, 0);
 
   it.each([
     ['a clean image', clean, 0],
-    ['entries with one half zero', oddEntries, 2],
+    ['entries with one half zero', oddEntries, 3],
   ])('%s', (_name, bytes, reservedErrors) => {
     const fast = check(bytes, true);
     const slow = check(bytes, false);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { LabError } from '../util/errors.ts';
-import { type BlockDevice, type IoKind, ZERO_BUFFER } from './types.ts';
+import { type BlockDevice, type IoKind, zeroBytes } from './types.ts';
 
 const ZERO_CHUNK_BYTES = 1 << 20;
 
@@ -81,7 +81,7 @@ export class FileDevice implements BlockDevice {
     const end = offsetBytes + lengthBytes;
     const writeEnd = Math.min(end, this.#sizeBytes);
     for (let pos = offsetBytes; pos < writeEnd; pos += ZERO_CHUNK_BYTES) {
-      this.write(pos, ZERO_BUFFER.subarray(0, Math.min(ZERO_CHUNK_BYTES, writeEnd - pos)));
+      this.write(pos, zeroBytes(Math.min(ZERO_CHUNK_BYTES, writeEnd - pos)));
     }
     if (end > this.#sizeBytes) this.truncate(end);
   }

@@ -6,7 +6,8 @@ import {
   type PatchedWrite,
   type PatchWritableDevice,
   type WritePatch,
-  ZERO_BUFFER,
+  ZERO_BUFFER_BYTES,
+  zeroBytes,
 } from './types.ts';
 
 const DEFAULT_PAGE_BYTES = 4096;
@@ -1282,7 +1283,7 @@ export class MemoryDevice implements PatchWritableDevice {
 }
 
 /** A zero page for comparisons (pages are 4 KiB unless a test asks otherwise). */
-const ZERO_PAGE = ZERO_BUFFER.subarray(0, DEFAULT_PAGE_BYTES);
+const ZERO_PAGE = new Uint8Array(DEFAULT_PAGE_BYTES);
 
 function isAllZero(bytes: Uint8Array): boolean {
   const length = bytes.length;
@@ -1291,8 +1292,8 @@ function isAllZero(bytes: Uint8Array): boolean {
   if (bytes[0] !== 0 || bytes[length - 1] !== 0) return false;
   // memcmp against zeros: several times faster than a JS loop over a mostly-zero table page.
   if (length === DEFAULT_PAGE_BYTES) return Buffer.compare(bytes, ZERO_PAGE) === 0;
-  if (length <= ZERO_BUFFER.length && length >= 256) {
-    return Buffer.compare(bytes, ZERO_BUFFER.subarray(0, length)) === 0;
+  if (length <= ZERO_BUFFER_BYTES && length >= 256) {
+    return Buffer.compare(bytes, zeroBytes(length)) === 0;
   }
   if ((bytes.byteOffset & 3) === 0 && (length & 3) === 0) {
     const words = new Int32Array(bytes.buffer, bytes.byteOffset, length >> 2);

@@ -48,20 +48,26 @@ export interface BlockDevice {
   truncate(sizeBytes: number): void;
 }
 
+/** The length of the shared zero buffer (zeroBytes). */
+export const ZERO_BUFFER_BYTES = 64 * 1024 * 1024;
+
 /**
  * A read-only shared zero buffer. Engines pass subarrays of it for explicit zero writes (QED's
  * COW prefill/postfill); devices recognise it by identity and skip scanning or storing zeros.
+ * Made at first use: allocated at module load, its 64 MiB set off garbage collections (V8
+ * collects when external memory grows that much) in every CLI start, `qedlab check` included.
  */
-export const ZERO_BUFFER: Uint8Array = new Uint8Array(64 * 1024 * 1024);
+let zeroBuffer: Uint8Array | undefined;
 
-/** A subarray of ZERO_BUFFER of `lengthBytes` (callers must not write into it). */
+/** A subarray of the shared zero buffer of `lengthBytes` (callers must not write into it). */
 export function zeroBytes(lengthBytes: number): Uint8Array {
-  if (lengthBytes <= ZERO_BUFFER.length) return ZERO_BUFFER.subarray(0, lengthBytes);
-  return new Uint8Array(lengthBytes);
+  if (lengthBytes > ZERO_BUFFER_BYTES) return new Uint8Array(lengthBytes);
+  zeroBuffer ??= new Uint8Array(ZERO_BUFFER_BYTES);
+  return zeroBuffer.subarray(0, lengthBytes);
 }
 
 export function isZeroBufferView(data: Uint8Array): boolean {
-  return data.buffer === ZERO_BUFFER.buffer;
+  return zeroBuffer !== undefined && data.buffer === zeroBuffer.buffer;
 }
 
 /** Bytes to place at `atBytes` from the start of a patched write. */
