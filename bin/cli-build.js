@@ -19,6 +19,24 @@ export const MANIFEST_NAME = 'build-manifest.json';
 export const MANIFEST_FORMAT = 1;
 
 /**
+ * `path.resolve(root, relativePath)` for a path the build wrote with path.relative (normalized,
+ * `..` segments only at its start), by string operations: path.resolve on each of the ~230
+ * inputs cost about 5 ms of every CLI start.
+ * @param {string} root an absolute, normalized directory
+ * @param {string} relativePath
+ */
+export function inputPath(root, relativePath) {
+  if (path.sep !== '/' || path.isAbsolute(relativePath)) return path.resolve(root, relativePath);
+  let base = root;
+  let rest = relativePath;
+  while (rest.startsWith('../')) {
+    base = path.dirname(base);
+    rest = rest.slice(3);
+  }
+  return base === '/' ? `/${rest}` : `${base}/${rest}`;
+}
+
+/**
  * The entry module's file URL if the build in `buildDir` is complete and every input it lists is
  * unchanged; otherwise undefined (with the reason, for tests and `npm run build -- --check`).
  * @param {string} [buildDir]
@@ -36,7 +54,7 @@ export function checkBuild(buildDir = BUILD_DIR) {
   }
   const root = path.resolve(buildDir, manifest.root);
   for (const [relativePath, mtimeMs, sizeBytes] of manifest.inputs) {
-    const stat = fs.statSync(path.resolve(root, relativePath), { throwIfNoEntry: false });
+    const stat = fs.statSync(inputPath(root, relativePath), { throwIfNoEntry: false });
     if (!stat) return { stale: `${relativePath} is gone` };
     if (stat.mtimeMs !== mtimeMs || stat.size !== sizeBytes) {
       return { stale: `${relativePath} changed since the build` };

@@ -68,6 +68,8 @@ export class RefcountAllocator {
   /** Host ranges a variant owns outside QEMU's structures, counted as referenced by check. */
   extraRegions: (() => Array<{ offset: number; bytes: number }>) | undefined;
   readonly #device: BlockDevice;
+  /** The refblock cache slot getRefcount used last. */
+  #lastRefblockSlot = 0;
 
   constructor(options: {
     device: BlockDevice;
@@ -126,13 +128,19 @@ export class RefcountAllocator {
     const blockOffset = this.reftable[tableIndex] as number;
     if (blockOffset === 0) return 0;
     this.#checkRefblockOffset(blockOffset, tableIndex);
-    const slot = this.refblockCache.get(blockOffset);
-    const value = getRefcount(
-      this.refblockCache.table(slot),
-      clusterIndex - tableIndex * this.refblockEntries,
-      this.refcountOrder,
-    );
-    this.refblockCache.put(slot);
+    const cache = this.refblockCache;
+    const index = clusterIndex - tableIndex * this.refblockEntries;
+    const last = this.#lastRefblockSlot;
+    // The refblock of the previous call, still the last one the cache released: a get and put
+    // of it would leave the cache exactly as it is (a check asks for thousands of refcounts in
+    // a row from one refblock, most of them before its code is optimised).
+    if (cache.offsetOf(last) === blockOffset && cache.isLastReleased(last)) {
+      return getRefcount(cache.table(last), index, this.refcountOrder);
+    }
+    const slot = cache.get(blockOffset);
+    const value = getRefcount(cache.table(slot), index, this.refcountOrder);
+    cache.put(slot);
+    this.#lastRefblockSlot = slot;
     return value;
   }
 

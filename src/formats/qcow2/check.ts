@@ -107,12 +107,21 @@ const L2_ENTRY_COPIES_MAX = 2 * 1024 * 1024;
  * fetch them a second time: the re-read is charged with `noteRead` (same I/O log, counters and
  * simulated time) and the entries come from here. Only for a check that repairs nothing, where
  * no table can change between the passes.
+ *
+ * Both passes walk the active L1 table in index order, so the COPIED pass finds each table's
+ * entries by moving a cursor forward, not by looking its offset up in a map (which cost more
+ * than the rest of the bookkeeping while the check's code was still unoptimised). A table is
+ * used only if it was kept for the same L1 index and the same L2 offset; any other is re-read.
  */
 class L2EntryCopies {
-  /** Table number by L2 offset; table t kept the entries #tableStarts[t] to #tableEnds[t]. */
-  readonly #tables = new Map<number, number>();
+  /** Table t: the L1 index and L2 offset it was read for, and its entries [starts[t], ends[t]). */
+  #tableL1Index = new Float64Array(256);
+  #tableOffsets = new Float64Array(256);
   #tableStarts = new Int32Array(256);
   #tableEnds = new Int32Array(256);
+  #tableCount = 0;
+  /** The COPIED pass's position among the tables. */
+  #cursor = 0;
   #index = new Uint32Array(1024);
   #hi = new Uint32Array(1024);
   #lo = new Uint32Array(1024);
@@ -132,14 +141,9 @@ class L2EntryCopies {
         this.#full = true;
         return;
       }
-      const grow = (a: Uint32Array) => {
-        const next = new Uint32Array(a.length * 2);
-        next.set(a);
-        return next;
-      };
-      this.#index = grow(this.#index);
-      this.#hi = grow(this.#hi);
-      this.#lo = grow(this.#lo);
+      this.#index = grown(this.#index);
+      this.#hi = grown(this.#hi);
+      this.#lo = grown(this.#lo);
     }
     this.#index[this.#count] = index;
     this.#hi[this.#count] = hi;
@@ -148,39 +152,55 @@ class L2EntryCopies {
   }
 
   /**
-   * Ends the table at `l2Offset`; kept only if every entry of it fitted. (Numbers, not an object
-   * per table: allocating thousands of them cost more than the rest of the bookkeeping.)
+   * Ends the table read for L1 entry `l1Index` at `l2Offset`; kept only if every entry of it
+   * fitted. (Numbers, not an object per table: allocating thousands of them cost more than the
+   * rest of the bookkeeping.)
    */
-  end(l2Offset: number): void {
+  end(l1Index: number, l2Offset: number): void {
     if (this.#full) return;
-    const t = this.#tables.get(l2Offset) ?? this.#tables.size;
+    const t = this.#tableCount;
     if (t === this.#tableStarts.length) {
-      const grow = (a: Int32Array) => {
-        const next = new Int32Array(a.length * 2);
-        next.set(a);
-        return next;
-      };
-      this.#tableStarts = grow(this.#tableStarts);
-      this.#tableEnds = grow(this.#tableEnds);
+      this.#tableL1Index = grown(this.#tableL1Index);
+      this.#tableOffsets = grown(this.#tableOffsets);
+      this.#tableStarts = grown(this.#tableStarts);
+      this.#tableEnds = grown(this.#tableEnds);
     }
+    this.#tableL1Index[t] = l1Index;
+    this.#tableOffsets[t] = l2Offset;
     this.#tableStarts[t] = this.#tableStart;
     this.#tableEnds[t] = this.#count;
-    this.#tables.set(l2Offset, t);
+    this.#tableCount = t + 1;
   }
 
-  has(l2Offset: number): boolean {
-    return this.#tables.has(l2Offset);
+  /**
+   * The table kept for L1 entry `l1Index` at `l2Offset`, or -1. Calls must come in increasing
+   * L1 index order (the cursor only moves forward).
+   */
+  find(l1Index: number, l2Offset: number): number {
+    let t = this.#cursor;
+    while (t < this.#tableCount && (this.#tableL1Index[t] as number) < l1Index) t++;
+    this.#cursor = t;
+    return t < this.#tableCount &&
+      this.#tableL1Index[t] === l1Index &&
+      this.#tableOffsets[t] === l2Offset
+      ? t
+      : -1;
   }
 
-  /** Calls `visit` for each kept entry of the table at `l2Offset`, in index order. */
-  visit(l2Offset: number, visit: (index: number, hi: number, lo: number) => void): void {
-    const t = this.#tables.get(l2Offset);
-    if (t === undefined) return;
+  /** Calls `visit` for each kept entry of table `t` (from `find`), in index order. */
+  visit(t: number, visit: (index: number, hi: number, lo: number) => void): void {
     const end = this.#tableEnds[t] as number;
     for (let k = this.#tableStarts[t] as number; k < end; k++) {
       visit(this.#index[k] as number, this.#hi[k] as number, this.#lo[k] as number);
     }
   }
+}
+
+/** A typed array of twice the length holding `a`'s elements first. */
+function grown<T extends Uint32Array | Int32Array | Float64Array>(a: T): T {
+  const next = new (a.constructor as new (length: number) => T)(a.length * 2);
+  next.set(a);
+  return next;
 }
 
 /** qcow2_inc_refcounts_imrt. */
@@ -317,7 +337,7 @@ function zeroScanOf(c: Ctx, table: Uint8Array): ZeroScan {
   return table === c.l2Buffer ? c.l2BufferScan : new ZeroScan(table, false);
 }
 
-function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
+function checkRefcountsL2(c: Ctx, l1Index: number, l2Offset: number, fragInfo: boolean): void {
   const s = c.s;
   const cs = s.clusterSize;
   // Past EOF an L2 reads as zeros: nothing to count, nothing worth reading.
@@ -389,7 +409,7 @@ function checkRefcountsL2(c: Ctx, l2Offset: number, fragInfo: boolean): void {
       incRefcounts(c, offset, cs);
     }
   }
-  copies?.end(l2Offset);
+  copies?.end(l1Index, l2Offset);
 }
 
 function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: boolean): void {
@@ -413,7 +433,7 @@ function checkRefcountsL1(c: Ctx, l1Offset: number, l1Size: number, fragInfo: bo
       );
       c.res.corruptions++;
     }
-    checkRefcountsL2(c, l2Offset, fragInfo);
+    checkRefcountsL2(c, i, l2Offset, fragInfo);
   }
 }
 
@@ -702,9 +722,10 @@ function checkOflagCopied(c: Ctx): void {
     }
     if (l2Offset >= s.device.size()) continue; // zeros: no data cluster to check
     const copies = repair ? undefined : c.l2Entries;
-    if (c.metered && copies?.has(l2Offset)) {
-      c.metered.noteRead(l2Offset, cs, 'l2');
-      copies.visit(l2Offset, (_j, h, l) => {
+    const kept = c.metered && copies ? copies.find(i, l2Offset) : -1;
+    if (kept >= 0) {
+      c.metered?.noteRead(l2Offset, cs, 'l2');
+      copies?.visit(kept, (_j, h, l) => {
         const rc = r.getRefcount(Math.floor(offsetOf(h, l) / cs));
         if ((rc === 1) !== ((h & HI_COPIED) !== 0)) {
           c.res.corruptions++;
