@@ -99,3 +99,40 @@ describe('qcow2 check: zero L2 entries are skipped without missing any', () => {
     expect(reserved).toHaveLength(reservedErrors);
   });
 });
+
+/**
+ * The L1 walks (refcount pass and COPIED pass) skip zero L1 entries the same way: a 1 TiB image
+ * with tables at L1 indices on and around the 512-entry block edges (entries 512-1023 zero), and
+ * an entry whose only set bits are reserved ones in its low word, in a block otherwise zero.
+ */
+describe('qcow2 check: zero L1 entries are skipped without missing any', () => {
+  const L1_INDICES = [0, 1, 511, 1024, 1025, 1535, 1536, 2047];
+  const memory = new MemoryDevice();
+  qcow2Driver.create({ device: memory, sizeBytes: 2 ** 40, options: {} });
+  const image = qcow2Driver.open({
+    device: memory,
+    readOnly: false,
+    forCheck: false,
+    clock: new SimClock(),
+  });
+  for (const index of L1_INDICES) image.write(index * L2_SPAN, new Uint8Array(KiB64).fill(1));
+  image.close();
+  const clean = memory.toBytes();
+
+  it('a clean image: every table counted, read once and noted once', () => {
+    const { result, log } = check(clean, true);
+    expect(result?.allocatedClusters).toBe(L1_INDICES.length);
+    expect(result?.corruptions).toBe(0);
+    expect(result?.leaks).toBe(0);
+    const l2Reads = log.filter((r) => r.op === 'read' && r.kind === 'l2');
+    expect(l2Reads).toHaveLength(2 * L1_INDICES.length);
+  });
+
+  it('an L1 entry with only reserved bits set is reported', () => {
+    const bytes = clean.slice();
+    const l1 = Number(view(bytes).getBigUint64(40));
+    view(bytes).setUint32(l1 + 700 * 8 + 4, 0x00000100);
+    const { result } = check(bytes, true);
+    expect(result?.messages).toContain('ERROR found L1 entry with reserved bits set: 100');
+  });
+});

@@ -13,7 +13,7 @@ import {
 import { pastGrowthLimit } from './file-node.ts';
 import type { MetadataCache } from './metadata-cache.ts';
 import { getRefcount, refcountMax, setRefcount } from './refcount-block.ts';
-import { refcountMetadataSize } from './refcount-table.ts';
+import { lastNonZeroIndex, refcountMetadataSize } from './refcount-table.ts';
 import { cHex, writeU32, writeU64 } from './u64.ts';
 
 /**
@@ -96,9 +96,7 @@ export class RefcountAllocator {
   }
 
   #updateMaxIndex(): void {
-    let i = this.reftableSize - 1;
-    while (i > 0 && this.reftable[i] === 0) i--;
-    this.maxReftableIndex = Math.max(i, 0);
+    this.maxReftableIndex = Math.max(lastNonZeroIndex(this.reftable, this.reftableSize), 0);
   }
 
   #checkRefblockOffset(offset: number, index: number): void {
