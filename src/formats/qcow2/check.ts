@@ -603,15 +603,18 @@ function compareRefcounts(
   const batch = fixLeaks || fixErrors ? undefined : new Float64Array(REFCOUNT_BATCH);
   let batchStart = 0;
   let batchEnd = 0;
-  for (let i = 0; i < c.imrt.size; i++) {
+  // The IMRT does not change here (repairs change the image's refcounts, not the references).
+  const clusters = c.imrt.size;
+  const references = c.imrt.counts;
+  for (let i = 0; i < clusters; i++) {
     if (batch !== undefined && i >= batchEnd) {
       batchStart = i;
-      const view = batch.subarray(0, Math.min(REFCOUNT_BATCH, c.imrt.size - i));
+      const view = batch.subarray(0, Math.min(REFCOUNT_BATCH, clusters - i));
       r.getRefcounts(i, view);
       batchEnd = i + view.length;
     }
     const refcount1 = batch !== undefined ? (batch[i - batchStart] as number) : r.getRefcount(i);
-    const refcount2 = c.imrt.get(i);
+    const refcount2 = references[i] as number;
     if (refcount1 > 0 || refcount2 > 0) highest.value = i;
     if (refcount1 === refcount2) continue;
     let fixed: 'leaks' | 'corruptions' | null = null;
