@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MISSING, NumberIndex } from '../src/util/number-index.ts';
 import { Rng } from '../src/util/rng.ts';
 
-describe('NumberIndex: the typed-array hash behind device pages and the qcow2 cache', () => {
+describe('NumberIndex: the typed-array hash behind device pages and the QED caches', () => {
   it('answers like a Map over seeded inserts, overwrites and deletes, growing and cloned', () => {
     const rng = new Rng(42);
     const index = new NumberIndex(4);

@@ -4,7 +4,7 @@ import {
   type WritePatch,
   writePatched,
 } from '../../device/types.ts';
-import { NumberIndex } from '../../util/number-index.ts';
+import { SlotIndex } from './slot-index.ts';
 
 /** Shared by every write-back of an unchanged table (not frozen: V8 iterates those slowly). */
 const NO_PATCHES: readonly WritePatch[] = [];
@@ -30,10 +30,13 @@ function copyRange(source: Uint8Array, target: Uint8Array, from: number, to: num
   }
 }
 
-/** Ascending, in place: insertion sort for the usual handful (the native sort's call costs more). */
-function sortSlots(slots: Int32Array): Int32Array {
-  if (slots.length > 32) return slots.sort();
-  for (let i = 1; i < slots.length; i++) {
+/** The first `length` slots of `slots` ascending, in place: by insertion for the usual handful. */
+function sortSlots(slots: Int32Array, length: number): void {
+  if (length > 32) {
+    slots.subarray(0, length).sort();
+    return;
+  }
+  for (let i = 1; i < length; i++) {
     const slot = slots[i] as number;
     let j = i - 1;
     while (j >= 0 && (slots[j] as number) > slot) {
@@ -42,7 +45,6 @@ function sortSlots(slots: Int32Array): Int32Array {
     }
     slots[j + 1] = slot;
   }
-  return slots;
 }
 
 interface ReadsInto {
@@ -68,7 +70,7 @@ export interface PageLender {
  * `(offset / tableSize * 4) % size`; the victim is the unreferenced slot with the smallest LRU
  * counter (empty slots count 0, so the first empty slot in probe order wins); flushing writes
  * dirty slots in slot order. The slot a table lands in is observable (it orders write-back), so
- * placement follows QEMU exactly, while lookups go through a Map and victim search through an
+ * placement follows QEMU exactly, while lookups go through a SlotIndex and victim search through an
  * LRU list and an empty-slot bitmap so neither costs O(size).
  *
  * Write-back is one host write of the whole table, as QEMU's, but described to the device by what
@@ -132,6 +134,11 @@ export class MetadataCache {
   /** Slots made dirty since the last flushToOs (may repeat, or be clean again by now). */
   #dirtyList: Int32Array;
   #dirtyListLength = 0;
+  /**
+   * No slot in #dirtyList lies below the one before it, so a flush needs no sort: a new table's
+   * slices land in ascending slots (their lookup indexes step by 4), which a sort only rereads.
+   */
+  #dirtyListAscending = true;
   readonly #readsInto: boolean;
   /** The one patch of a write-back and its description, refilled each time. */
   readonly #patch: { atBytes: number; bytes: Uint8Array } = { atBytes: 0, bytes: EMPTY_BYTES };
@@ -140,7 +147,11 @@ export class MetadataCache {
   /** How many slots are dirty (flushes write them in slot order, scanning `#dirty`). */
   #dirtyCount = 0;
   #emptyCount: number;
-  readonly #bySlotOffset: NumberIndex;
+  readonly #bySlotOffset: SlotIndex;
+  /** size - 1 when size is a power of two (the modulo is then a mask), else -1. */
+  readonly #sizeMask: number;
+  /** 1 / tableBytes, exact (tables are a power of two in size): a multiply costs less than a divide. */
+  readonly #perTableByte: number;
   /** Bit set: slot has LRU counter 0 (never used, or discarded). */
   readonly #emptyBits: Uint32Array;
   /** Doubly linked LRU list of used slots, oldest release first. */
@@ -167,7 +178,9 @@ export class MetadataCache {
     this.#nonZeroFrom = new Int32Array(size);
     this.#nonZeroTo = new Int32Array(size);
     this.#dirtyList = new Int32Array(Math.max(16, size * 2));
-    this.#bySlotOffset = NumberIndex.withRoomFor(size);
+    this.#bySlotOffset = new SlotIndex(size, tableBytes);
+    this.#sizeMask = (size & (size - 1)) === 0 ? size - 1 : -1;
+    this.#perTableByte = 1 / tableBytes;
     this.#readsInto = typeof (device as Partial<ReadsInto>).readInto === 'function';
     this.#emptyBits = new Uint32Array(Math.ceil(size / 32)).fill(0xffffffff);
     this.#emptyCount = size;
@@ -248,7 +261,11 @@ export class MetadataCache {
     this.#dirty[slot] = 1;
     this.#dirtyCount++;
     if (this.#dirtyListLength === this.#dirtyList.length) this.#compactDirtyList();
-    this.#dirtyList[this.#dirtyListLength++] = slot;
+    const length = this.#dirtyListLength;
+    if (length > 0 && slot < (this.#dirtyList[length - 1] as number))
+      this.#dirtyListAscending = false;
+    this.#dirtyList[length] = slot;
+    this.#dirtyListLength = length + 1;
   }
 
   /** Keeps one entry per slot that is dirty now (slots written back by eviction drop out). */
@@ -394,7 +411,9 @@ export class MetadataCache {
     const to = this.#nonZeroTo[slot] as number;
     if (from < to) {
       const base = slot * this.tableBytes;
-      this.#arena.fill(0, base + from, base + to);
+      // An entry or two (a table that had one change) costs less stored by hand than by `fill`.
+      if (to - from <= 32) for (let i = base + from; i < base + to; i++) this.#arena[i] = 0;
+      else this.#arena.fill(0, base + from, base + to);
     }
     this.#nonZeroFrom[slot] = this.tableBytes;
     this.#nonZeroTo[slot] = 0;
@@ -424,7 +443,7 @@ export class MetadataCache {
       else if (from < to) (this.#tables[slot] as Uint8Array).set(own.subarray(from, to), from);
       this.#unlend(slot);
     }
-    this.#bySlotOffset.delete(this.#offsets[slot] as number);
+    this.#bySlotOffset.delete(slot);
     this.#offsets[slot] = 0;
     if (this.#dirty[slot]) {
       this.#dirty[slot] = 0;
@@ -439,13 +458,18 @@ export class MetadataCache {
   flushToOs(): void {
     if (this.#dirtyCount === 0) {
       this.#dirtyListLength = 0;
+      this.#dirtyListAscending = true;
       return;
     }
     // The slots dirty now, in slot order (writing them back dirties nothing new).
-    const listed = sortSlots(this.#dirtyList.subarray(0, this.#dirtyListLength));
+    const listed = this.#dirtyList;
+    const count = this.#dirtyListLength;
+    if (!this.#dirtyListAscending) sortSlots(listed, count);
     this.#dirtyListLength = 0;
+    // What stays listed below is re-added in slot order, at or before where it was read.
+    this.#dirtyListAscending = true;
     let previous = -1;
-    for (let i = 0; i < listed.length; i++) {
+    for (let i = 0; i < count; i++) {
       const slot = listed[i] as number;
       if (slot === previous) continue;
       previous = slot;
@@ -539,13 +563,11 @@ export class MetadataCache {
       if (!readFromDisk && this.#lent[slot] === 1) this.#returnLent(slot);
     } else {
       if (this.#tables.length === 0) this.#makeArena();
-      const lookupIndex = (Math.floor(offset / this.tableBytes) * 4) % this.size;
-      slot = this.#victim(lookupIndex);
+      slot = this.#victim(this.#lookupIndex(offset));
       if (slot < 0) throw new Error('qcow2 metadata cache: every entry is in use');
       if (this.#dirty[slot]) this.entryFlush(slot);
       if (this.#lent[slot] === 1) this.#unlend(slot);
-      const old = this.#offsets[slot] as number;
-      if (old !== 0) this.#bySlotOffset.delete(old);
+      this.#bySlotOffset.delete(slot);
       this.#offsets[slot] = 0;
       const lent =
         readFromDisk && this.#lender !== null
@@ -576,6 +598,19 @@ export class MetadataCache {
     }
     this.#refs[slot] = (this.#refs[slot] as number) + 1;
     return slot;
+  }
+
+  /**
+   * QEMU's `(offset / table_size * 4) % size`, in int32 arithmetic while the product fits (a
+   * double modulo is a libc call, paid on every miss and every new table).
+   */
+  #lookupIndex(offset: number): number {
+    const table = offset * this.#perTableByte;
+    if (table < 0x20000000) {
+      const times4 = (table | 0) * 4;
+      return this.#sizeMask >= 0 ? times4 & this.#sizeMask : times4 % this.size;
+    }
+    return (Math.floor(table) * 4) % this.size;
   }
 
   #victim(lookupIndex: number): number {
