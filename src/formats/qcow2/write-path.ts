@@ -182,13 +182,22 @@ function handleCopied(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2
       const keep = countSingleWriteClusters(s, nb, table, index, false);
       cur.bytes = Math.min(cur.bytes, keep * cs - modPow2(guestOffset, cs));
       const m = calculateL2Meta(s, clusterOffset, guestOffset, cur.bytes, table, index, true);
-      if (m) metas.unshift(m);
+      if (m) prependMeta(metas, m);
       ret = 1;
     }
   }
   s.l2Cache.put(slot);
   if (ret > 0) cur.hostOffset = clusterOffset + modPow2(guestOffset, cs);
   return ret;
+}
+
+/**
+ * QEMU's QLIST_INSERT_HEAD on the request's L2Meta list. The list is nearly always empty here, and
+ * V8's `unshift` is a call into its runtime even then: a push does the same at a tenth the cost.
+ */
+function prependMeta(metas: L2Meta[], m: L2Meta): void {
+  if (metas.length === 0) metas.push(m);
+  else metas.unshift(m);
 }
 
 /** handle_alloc: new clusters for unallocated or shared ones, contiguous with cur.hostOffset if set. */
@@ -217,7 +226,7 @@ function handleAlloc(s: Qcow2State, guestOffset: number, cur: Cursor, metas: L2M
     cur.hostOffset = allocOffset + modPow2(guestOffset, cs);
     cur.bytes = Math.min(cur.bytes, nbBytes - modPow2(guestOffset, cs));
     const m = calculateL2Meta(s, allocOffset, guestOffset, cur.bytes, table, index, false);
-    if (m) metas.unshift(m);
+    if (m) prependMeta(metas, m);
     return 1;
   } finally {
     s.l2Cache.put(slot);
