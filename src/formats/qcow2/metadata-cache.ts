@@ -135,8 +135,9 @@ export class MetadataCache {
   #dirtyList: Int32Array;
   #dirtyListLength = 0;
   /**
-   * No slot in #dirtyList lies below the one before it, so a flush needs no sort: a new table's
-   * slices land in ascending slots (their lookup indexes step by 4), which a sort only rereads.
+   * No slot in #dirtyList lies below the one before it, so a flush needs no sort. Often so: a new
+   * table's slices take empty slots whose lookup indexes step by 4, or LRU victims that were
+   * taken in that order.
    */
   #dirtyListAscending = true;
   readonly #readsInto: boolean;
